@@ -1,0 +1,60 @@
+"""Shared fixtures: real engines on loopback with real SQLite files in a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from veltrix_bench.engine.config import load_config
+from veltrix_bench.engine.process import EngineProcess, start_engine
+
+EngineFactory = Callable[..., EngineProcess]
+
+
+@pytest.fixture
+def engine_factory(tmp_path: Path) -> Iterator[EngineFactory]:
+    """Start engines from a preset plus per-section overrides; every one is stopped after."""
+    started: list[EngineProcess] = []
+
+    def start(preset: str = "default", db: Path | None = None, **overrides: Any) -> EngineProcess:
+        config = load_config(preset).with_overrides(**overrides)
+        index = len(started)
+        config_file = tmp_path / f"engine-{index}.toml"
+        config_file.write_text(config.to_toml())
+        engine = start_engine(
+            config_file, db or tmp_path / "veltrix.db", tmp_path / f"engine-{index}.log"
+        )
+        started.append(engine)
+        return engine
+
+    yield start
+    for engine in started:
+        engine.stop()
+
+
+def http(
+    method: str, url: str, body: Any = None, raw: bytes | None = None
+) -> tuple[int, dict[str, str], Any]:
+    """(status, headers, decoded JSON or text) of one request, errors included."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status, headers, payload = answer.status, dict(answer.headers), answer.read()
+    except urllib.error.HTTPError as error:
+        status, headers, payload = error.code, dict(error.headers), error.read()
+    text = payload.decode()
+    try:
+        return status, headers, json.loads(text)
+    except ValueError:
+        return status, headers, text
+
+
+def post_events(engine: EngineProcess, events: Any) -> tuple[int, dict[str, str], Any]:
+    return http("POST", f"{engine.url}/v1/events", events)

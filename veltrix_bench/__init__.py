@@ -1,0 +1,3 @@
+"""vbench: load-testing and profiling toolkit for the Veltrix treasure-hunt event engine."""
+
+__version__ = "0.1.0"

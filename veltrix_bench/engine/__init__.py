@@ -1,0 +1,1 @@
+"""The Veltrix reference engine: an asyncio HTTP service with SQLite storage."""

@@ -1,0 +1,110 @@
+"""Engine configuration: the TOML schema, the shipped presets, and loading with clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from veltrix_bench.errors import ConfigError
+from veltrix_bench.tomlfile import read_toml, validate
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QueueConfig(_Section):
+    capacity: int = Field(0, ge=0, description="0 = unbounded")
+    overflow: Literal["reject", "wait"] = "reject"
+    retry_after_s: int = Field(1, ge=1, le=3600)
+
+
+class ProcessingConfig(_Section):
+    mode: Literal["async", "inline"] = "async"
+    batch_max_size: int = Field(1, ge=1, le=100_000)
+    batch_max_wait_ms: float = Field(0.0, ge=0, le=10_000)
+
+
+class StorageConfig(_Section):
+    path: str = "veltrix.db"
+    commit: Literal["event", "batch"] = "event"
+    journal_mode: Literal["delete", "truncate", "persist", "memory", "wal", "off"] = "delete"
+    synchronous: Literal["off", "normal", "full", "extra"] = "full"
+
+
+class HttpConfig(_Section):
+    max_body_bytes: int = Field(1_048_576, ge=256, le=1_073_741_824)
+
+
+class WorldConfig(_Section):
+    seed: int = 7
+    hunts: int = Field(4, ge=1, le=10_000)
+    players: int = Field(2000, ge=1, le=10_000_000)
+    places_per_hunt: int = Field(10, ge=1, le=10_000)
+    clues_per_hunt: int = Field(5, ge=1, le=10_000)
+    treasures_per_hunt: int = Field(3, ge=1, le=10_000)
+
+
+class FaultConfig(_Section):
+    event_delay_ms: float = Field(0.0, ge=0, le=60_000)
+    stall_ms: float = Field(0.0, ge=0, le=60_000)
+    stall_every_s: float = Field(0.0, ge=0, le=3600)
+
+
+class ShutdownConfig(_Section):
+    drain_timeout_s: float = Field(10.0, ge=0, le=600)
+
+
+class EngineConfig(_Section):
+    name: str = "custom"
+    queue: QueueConfig = QueueConfig()
+    processing: ProcessingConfig = ProcessingConfig()
+    storage: StorageConfig = StorageConfig()
+    http: HttpConfig = HttpConfig()
+    world: WorldConfig = WorldConfig()
+    faults: FaultConfig = FaultConfig()
+    shutdown: ShutdownConfig = ShutdownConfig()
+
+    def to_toml(self) -> str:
+        """This config as a TOML file `load_config` reads back to an equal config."""
+        lines = [f"name = {json.dumps(self.name)}"]
+        for section, values in self.model_dump(exclude={"name"}).items():
+            lines.append(f"\n[{section}]")
+            lines.extend(f"{key} = {json.dumps(value)}" for key, value in values.items())
+        return "\n".join(lines) + "\n"
+
+    def with_overrides(self, **sections: dict[str, Any]) -> EngineConfig:
+        """A copy with some keys of some sections replaced, validated again."""
+        data = self.model_dump()
+        for section, values in sections.items():
+            data[section].update(values)
+        return validate(EngineConfig, data, f"config '{self.name}' with overrides")
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+def config_source(name_or_path: str) -> Path:
+    """The file a config name or path refers to: a preset name, or a TOML file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.exists():
+        return candidate
+    preset = PRESET_DIR / f"{name_or_path}.toml"
+    if preset.exists():
+        return preset
+    raise ConfigError(
+        f"config '{name_or_path}': no such preset or file (presets: {', '.join(preset_names())})"
+    )
+
+
+def load_config(name_or_path: str) -> EngineConfig:
+    source = config_source(name_or_path)
+    data = read_toml(source)
+    data.setdefault("name", source.stem)
+    return validate(EngineConfig, data, source)

@@ -1,0 +1,96 @@
+"""Event shapes of the Veltrix API: decoding and validation with errors that name the field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NamedTuple
+
+from veltrix_bench.engine.config import WorldConfig
+
+EVENT_TYPES = ("join", "checkin", "solve", "hint", "claim")
+
+# The one type-specific id field of each event type, and the world size that bounds it.
+_TARGET_FIELD: dict[str, tuple[str, str] | None] = {
+    "join": None,
+    "checkin": ("place", "places_per_hunt"),
+    "solve": ("clue", "clues_per_hunt"),
+    "hint": ("clue", "clues_per_hunt"),
+    "claim": ("treasure", "treasures_per_hunt"),
+}
+_COMMON = frozenset(("id", "type", "hunt", "player"))
+_ALLOWED = {
+    kind: _COMMON | ({target[0]} if target else set()) | ({"answer"} if kind == "solve" else set())
+    for kind, target in _TARGET_FIELD.items()
+}
+MAX_ID_LENGTH = 200
+
+
+class Event(NamedTuple):
+    id: str
+    type: str
+    hunt: int
+    player: int
+    target: int  # place, clue or treasure; 0 for join
+    answer: str | None
+
+
+class EventError(ValueError):
+    """A bad event: `field` names what is wrong, for the 400 answer."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def decode_events(body: bytes, world: WorldConfig) -> list[Event]:
+    """Events from a request body holding one event object or an array of them."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventError("body", f"not valid JSON ({exc})") from None
+    if isinstance(document, dict):
+        return [parse_event(document, world, "")]
+    if isinstance(document, list):
+        if not document:
+            raise EventError("body", "an empty array holds no events")
+        return [parse_event(item, world, f"[{i}].") for i, item in enumerate(document)]
+    raise EventError("body", "expected an event object or an array of events")
+
+
+def parse_event(raw: Any, world: WorldConfig, prefix: str = "") -> Event:
+    if not isinstance(raw, dict):
+        raise EventError(prefix.rstrip(".") or "body", "expected an event object")
+    event_id = raw.get("id")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID_LENGTH:
+        raise EventError(f"{prefix}id", f"required: a string of 1 to {MAX_ID_LENGTH} characters")
+    kind = raw.get("type")
+    if kind not in _TARGET_FIELD:
+        raise EventError(f"{prefix}type", f"must be one of {', '.join(EVENT_TYPES)}")
+    unknown = raw.keys() - _ALLOWED[kind]
+    if unknown:
+        raise EventError(f"{prefix}{sorted(unknown)[0]}", f"not a field of a {kind} event")
+    hunt = _bounded_id(raw, "hunt", world.hunts, prefix)
+    player = _bounded_id(raw, "player", world.players, prefix)
+    target_field = _TARGET_FIELD[kind]
+    target = 0
+    if target_field is not None:
+        name, size_key = target_field
+        target = _bounded_id(raw, name, getattr(world, size_key), prefix)
+    answer = None
+    if kind == "solve":
+        answer = raw.get("answer")
+        if not isinstance(answer, str):
+            raise EventError(f"{prefix}answer", "required: a string")
+    return Event(event_id, kind, hunt, player, target, answer)
+
+
+def _bounded_id(raw: dict[str, Any], name: str, upper: int, prefix: str) -> int:
+    value = raw.get(name)
+    if value is None:
+        raise EventError(f"{prefix}{name}", "required: an integer id")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise EventError(f"{prefix}{name}", f"must be an integer, got {type(value).__name__}")
+    if not 1 <= value <= upper:
+        raise EventError(f"{prefix}{name}", f"out of range: must be 1..{upper}, got {value}")
+    return value

@@ -1,0 +1,186 @@
+"""From accepted request to committed result: the queue, the consumer, batching, idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from veltrix_bench.engine.config import EngineConfig
+from veltrix_bench.engine.events import Event
+from veltrix_bench.engine.game import Changes, Game, Result
+from veltrix_bench.engine.metrics import EngineMetrics
+from veltrix_bench.engine.storage import Store
+
+log = logging.getLogger("veltrix.pipeline")
+
+Item = tuple[Event, "asyncio.Future[Result]"]
+
+
+class QueueFull(Exception):
+    """The bounded queue cannot take the whole request: nothing of it was accepted."""
+
+
+class ShuttingDown(Exception):
+    """The engine is stopping and did not apply the event."""
+
+
+class Pipeline:
+    def __init__(
+        self, config: EngineConfig, game: Game, store: Store, metrics: EngineMetrics
+    ) -> None:
+        self.config = config
+        self.game = game
+        self.store = store
+        self.metrics = metrics
+        self.queue: asyncio.Queue[Item] = asyncio.Queue()  # bounded by `_admit`, not maxsize
+        self.pending: dict[str, asyncio.Future[Result]] = {}
+        self.acknowledged: Counter[str] = Counter()
+        self.duplicates = 0
+        self.accepting = True
+        self._space = asyncio.Condition()  # for overflow = "wait"
+        self._inline_lock = asyncio.Lock()
+        self._busy = False
+        # One writer thread: SQLite commits never block the event loop, and stay in order.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veltrix-writer")
+        self._consumer: asyncio.Task[None] | None = None
+
+    @property
+    def depth(self) -> int:
+        return self.queue.qsize()
+
+    def start(self) -> None:
+        if self.config.processing.mode == "async":
+            self._consumer = asyncio.get_running_loop().create_task(self._consume())
+
+    async def submit(self, events: list[Event]) -> tuple[list[Result], list[bool]]:
+        """Results in request order, and which of them this request applied for the first time."""
+        if not self.accepting:
+            for event in events:
+                self.metrics.count_shutting_down(event.type)
+            raise ShuttingDown
+        loop = asyncio.get_running_loop()
+        waits: list[asyncio.Future[Result]] = []
+        fresh: list[bool] = []
+        new_items: list[Item] = []
+        for event in events:
+            known = self.game.results.get(event.id)
+            if known is not None:
+                done: asyncio.Future[Result] = loop.create_future()
+                done.set_result(known)
+                waits.append(done)
+                fresh.append(False)
+                self.duplicates += 1
+                continue
+            in_flight = self.pending.get(event.id)
+            if in_flight is not None:
+                waits.append(in_flight)
+                fresh.append(False)
+                self.duplicates += 1
+                continue
+            future: asyncio.Future[Result] = loop.create_future()
+            new_items.append((event, future))
+            waits.append(future)
+            fresh.append(True)
+        if new_items:
+            await self._admit(new_items)
+        results = list(await asyncio.gather(*waits))
+        return results, fresh
+
+    async def _admit(self, items: list[Item]) -> None:
+        capacity = self.config.queue.capacity
+        if capacity and self.queue.qsize() + len(items) > capacity:
+            if self.config.queue.overflow == "reject" or len(items) > capacity:
+                for event, _ in items:
+                    self.metrics.count_queue_full(event.type)
+                raise QueueFull
+            async with self._space:
+                await self._space.wait_for(lambda: self.queue.qsize() + len(items) <= capacity)
+        for event, future in items:
+            self.pending[event.id] = future
+        if self.config.processing.mode == "inline":
+            async with self._inline_lock:
+                await self._process(items)
+            return
+        for item in items:
+            self.queue.put_nowait(item)
+
+    async def _consume(self) -> None:
+        batch_max = self.config.processing.batch_max_size
+        batch_wait = self.config.processing.batch_max_wait_ms / 1000
+        queue = self.queue
+        while True:
+            batch = [await queue.get()]
+            self._busy = True
+            if batch_max > 1 and batch_wait and queue.qsize() < batch_max - 1:
+                await asyncio.sleep(batch_wait)  # let a batch gather
+            while len(batch) < batch_max and not queue.empty():
+                batch.append(queue.get_nowait())
+            if self.config.queue.overflow == "wait":
+                async with self._space:
+                    self._space.notify_all()
+            try:
+                await self._process(batch)
+            finally:
+                self._busy = False
+
+    async def _process(self, batch: list[Item]) -> None:
+        changes = Changes()
+        events = [event for event, _ in batch]
+        results = self.game.apply(events, changes)
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self._writer, self.store.write, changes
+            )
+        except Exception as exc:
+            log.exception("commit failed; %d events not acknowledged", len(batch))
+            for event, future in batch:
+                self.pending.pop(event.id, None)
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        self.metrics.batch_size.observe(len(batch))
+        game_results = self.game.results
+        for (event, future), result in zip(batch, results, strict=True):
+            game_results[event.id] = result
+            self.pending.pop(event.id, None)
+            self.metrics.count_processed(event.type, result[0])
+            if not future.done():
+                future.set_result(result)
+
+    def count_acknowledged(self, events: list[Event], fresh: list[bool]) -> None:
+        for event, is_new in zip(events, fresh, strict=True):
+            if is_new:
+                self.acknowledged[event.type] += 1
+
+    async def persisted_by_type(self) -> dict[str, int]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, self.store.persisted_by_type)
+
+    async def drain(self, timeout: float) -> int:
+        """Stop taking events, finish the queued ones; fail those left after `timeout`.
+
+        Returns how many events were failed with ShuttingDown.
+        """
+        self.accepting = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (self.pending or self._busy) and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        while self._busy:  # a commit under way cannot be taken back: let it finish
+            await asyncio.sleep(0.01)
+        failed = 0
+        if self._consumer is not None:
+            self._consumer.cancel()
+        while not self.queue.empty():
+            event, future = self.queue.get_nowait()
+            self.pending.pop(event.id, None)
+            if not future.done():
+                future.set_exception(ShuttingDown())
+                failed += 1
+        return failed
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        self.store.close()

@@ -1,0 +1,224 @@
+"""The engine's HTTP service on aiohttp: routes, start-up line, faults, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from veltrix_bench.engine.config import EngineConfig
+from veltrix_bench.engine.events import Event, EventError, decode_events
+from veltrix_bench.engine.game import Game, Result
+from veltrix_bench.engine.metrics import EngineMetrics
+from veltrix_bench.engine.pipeline import Pipeline, QueueFull, ShuttingDown
+from veltrix_bench.engine.storage import Store
+from veltrix_bench.engine.world import World
+
+log = logging.getLogger("veltrix.server")
+
+# The functions that make up the event handler, named in one place so that a CPU profile
+# can tell how much of the process's time handling events takes.
+HANDLER_FUNCTIONS = (
+    "veltrix_bench/engine/server.py:_post_events",
+    "veltrix_bench/engine/pipeline.py",
+    "veltrix_bench/engine/game.py",
+    "veltrix_bench/engine/events.py",
+    "veltrix_bench/engine/storage.py",
+)
+
+_JSON = "application/json"
+
+
+def _error(status: int, field: str | None, message: str, **headers: str) -> web.Response:
+    body = json.dumps({"error": message, "field": field} if field else {"error": message})
+    return web.Response(status=status, text=body, content_type=_JSON, headers=headers)
+
+
+def _result_object(event: Event, result: Result) -> dict[str, str]:
+    status, reason = result
+    if reason is None:
+        return {"id": event.id, "status": status}
+    return {"id": event.id, "status": status, "reason": reason}
+
+
+class Engine:
+    """Everything one engine process holds; the routes are its methods."""
+
+    def __init__(self, config: EngineConfig, db_path: Path) -> None:
+        self.config = config
+        self.world = World.generate(config.world)
+        self.game = Game(self.world)
+        store = Store(config.storage, db_path)
+        self.game.restore(*store.load())
+        self.metrics = EngineMetrics(lambda: self.pipeline.depth)
+        self.pipeline = Pipeline(config, self.game, store, self.metrics)
+        self._hunts_json = [json.dumps(h.describe()) for h in self.world.hunts]
+        self.stopping = False  # set on SIGINT/SIGTERM: new requests get 503
+        self.requests_in_flight = 0
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self.config.http.max_body_bytes)
+        app.add_routes(
+            [
+                web.post("/v1/events", self.post_events),
+                web.get("/v1/hunts/{hunt}", self.get_hunt),
+                web.get("/v1/hunts/{hunt}/leaderboard", self.get_leaderboard),
+                web.get("/v1/players/{player}", self.get_player),
+                web.get("/healthz", self.healthz),
+                web.get("/metrics", self.get_metrics),
+                web.get("/v1/stats", self.get_stats),
+            ]
+        )
+        return app
+
+    async def post_events(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        if self.stopping:
+            return _error(503, None, "engine is shutting down", **{"Retry-After": "1"})
+        self.requests_in_flight += 1
+        try:
+            return await self._post_events(request, started)
+        finally:
+            self.requests_in_flight -= 1
+
+    async def _post_events(self, request: web.Request, started: float) -> web.Response:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            self.metrics.bad_requests.labels("413").inc()
+            limit = self.config.http.max_body_bytes
+            return _error(413, "body", f"request body over the limit of {limit} bytes")
+        try:
+            events = decode_events(body, self.config.world)
+        except EventError as exc:
+            self.metrics.bad_requests.labels("400").inc()
+            return _error(400, exc.field, exc.message)
+        delay = self.config.faults.event_delay_ms
+        if delay:
+            await asyncio.sleep(delay / 1000)
+        try:
+            results, fresh = await self.pipeline.submit(events)
+        except QueueFull:
+            retry = str(self.config.queue.retry_after_s)
+            return _error(429, None, "event queue is full", **{"Retry-After": retry})
+        except ShuttingDown:
+            return _error(503, None, "engine is shutting down", **{"Retry-After": "1"})
+        body_out = json.dumps({"results": list(map(_result_object, events, results))})
+        self.pipeline.count_acknowledged(events, fresh)
+        self.metrics.request_latency.observe(time.perf_counter() - started)
+        return web.Response(text=body_out, content_type=_JSON)
+
+    def _path_id(self, request: web.Request, name: str, upper: int) -> int:
+        try:
+            value = int(request.match_info[name])
+        except ValueError:
+            raise web.HTTPBadRequest(
+                text=json.dumps({"error": f"{name} must be an integer", "field": name}),
+                content_type=_JSON,
+            ) from None
+        if not 1 <= value <= upper:
+            raise web.HTTPNotFound(
+                text=json.dumps({"error": f"no {name} {value} (1..{upper})", "field": name}),
+                content_type=_JSON,
+            )
+        return value
+
+    async def get_hunt(self, request: web.Request) -> web.Response:
+        hunt = self._path_id(request, "hunt", self.config.world.hunts)
+        return web.Response(text=self._hunts_json[hunt - 1], content_type=_JSON)
+
+    async def get_leaderboard(self, request: web.Request) -> web.Response:
+        hunt = self._path_id(request, "hunt", self.config.world.hunts)
+        return web.json_response({"hunt": hunt, "leaders": self.game.leaderboard(hunt)})
+
+    async def get_player(self, request: web.Request) -> web.Response:
+        player = self._path_id(request, "player", self.config.world.players)
+        return web.json_response({"player": player, "hunts": self.game.player(player)})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        if self.stopping:
+            return _error(503, None, "engine is shutting down")
+        return web.json_response({"status": "ok"})
+
+    async def get_metrics(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=self.metrics.exposition(), content_type="text/plain", charset="utf-8"
+        )
+
+    async def get_stats(self, request: web.Request) -> web.Response:
+        persisted = await self.pipeline.persisted_by_type()
+        return web.json_response(
+            {
+                "acknowledged": dict(self.pipeline.acknowledged),
+                "persisted": persisted,
+                "duplicates": self.pipeline.duplicates,
+                "treasures_won": len(self.game.winners),
+                "queue_depth": self.pipeline.depth,
+                "players_joined": len(self.game.members),
+            }
+        )
+
+
+def _stall_periodically(loop: asyncio.AbstractEventLoop, stall_s: float, every_s: float) -> None:
+    """Fault: block the whole process for `stall_s` every `every_s` (like a long GC pause)."""
+
+    def stall() -> None:
+        time.sleep(stall_s)
+        loop.call_later(every_s, stall)
+
+    loop.call_later(every_s, stall)
+
+
+async def serve(config: EngineConfig, host: str, port: int, db_path: Path) -> int:
+    """Run the engine until SIGINT/SIGTERM; returns the process exit code."""
+    engine = Engine(config, db_path)
+    runner = web.AppRunner(engine.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=4096)
+    try:
+        await site.start()
+    except OSError as exc:
+        print(f"vbench engine: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        await runner.cleanup()
+        return 2
+    engine.pipeline.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    faults = config.faults
+    if faults.stall_ms and faults.stall_every_s:
+        _stall_periodically(loop, faults.stall_ms / 1000, faults.stall_every_s)
+    bound = runner.addresses[0][1]
+    print(f"VELTRIX READY port={bound} pid={os.getpid()}", flush=True)
+    log.info("config %s, database %s", config.name, db_path)
+    await stop.wait()
+    log.info("stopping: no new requests; finishing those in flight")
+    engine.stopping = True
+    deadline = loop.time() + config.shutdown.drain_timeout_s
+    while engine.requests_in_flight and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    failed = await engine.pipeline.drain(max(0.0, deadline - loop.time()))
+    if failed:
+        log.warning("%d queued events were not applied (answered 503)", failed)
+    with contextlib.suppress(Exception):
+        await runner.cleanup()
+    engine.pipeline.close()
+    log.info("stopped cleanly")
+    return 0
+
+
+def run_engine(config: EngineConfig, host: str, port: int, db: Path | None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+    )
+    db_path = db if db is not None else Path(config.storage.path)
+    return asyncio.run(serve(config, host, port, db_path))

@@ -1,0 +1,112 @@
+"""SQLite persistence: the versioned schema, batch writes (per event or group commit), restore."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from veltrix_bench.engine.config import StorageConfig
+from veltrix_bench.engine.game import Changes, ClaimRow, MemberRow
+
+# Every schema change is one entry here, applied in order; PRAGMA user_version records the last.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE events (
+            id TEXT PRIMARY KEY, type TEXT NOT NULL, hunt INTEGER NOT NULL,
+            player INTEGER NOT NULL, target INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT)""",
+        """CREATE TABLE members (
+            hunt INTEGER NOT NULL, player INTEGER NOT NULL, next_clue INTEGER NOT NULL,
+            score INTEGER NOT NULL, place INTEGER NOT NULL, PRIMARY KEY (hunt, player))""",
+        """CREATE TABLE claims (
+            hunt INTEGER NOT NULL, treasure INTEGER NOT NULL, player INTEGER NOT NULL,
+            PRIMARY KEY (hunt, treasure))""",
+    ),
+)
+
+_INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)"
+_UPSERT_MEMBER = (
+    "INSERT INTO members VALUES (?, ?, ?, ?, ?) ON CONFLICT (hunt, player) DO UPDATE SET "
+    "next_clue = excluded.next_clue, score = excluded.score, place = excluded.place"
+)
+# A second winner of a treasure violates the primary key: the database itself backs the rule.
+_INSERT_CLAIM = "INSERT INTO claims VALUES (?, ?, ?)"
+
+
+class Store:
+    """One connection, used by one writer thread at a time."""
+
+    def __init__(self, config: StorageConfig, path: Path) -> None:
+        self.config = config
+        self.path = path
+        self.connection = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=30
+        )
+        self.connection.execute(f"PRAGMA journal_mode = {config.journal_mode}")
+        self.connection.execute(f"PRAGMA synchronous = {config.synchronous}")
+        self.migrate()
+
+    def migrate(self) -> None:
+        (version,) = self.connection.execute("PRAGMA user_version").fetchone()
+        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+            self.connection.execute("BEGIN")
+            for statement in statements:
+                self.connection.execute(statement)
+            self.connection.execute(f"PRAGMA user_version = {number}")
+            self.connection.execute("COMMIT")
+
+    def load(
+        self,
+    ) -> tuple[list[MemberRow], list[ClaimRow], list[tuple[str, str, str | None]]]:
+        cursor = self.connection
+        members = cursor.execute("SELECT * FROM members").fetchall()
+        claims = cursor.execute("SELECT * FROM claims").fetchall()
+        results = cursor.execute("SELECT id, status, reason FROM events").fetchall()
+        return members, claims, results
+
+    def write(self, changes: Changes) -> None:
+        """Persist `changes`; returns only once they are committed."""
+        if self.config.commit == "batch":
+            self._write_group(changes)
+        else:
+            self._write_each(changes)
+
+    def _write_group(self, changes: Changes) -> None:
+        execute = self.connection.execute
+        execute("BEGIN")
+        try:
+            self.connection.executemany(_INSERT_EVENT, changes.events)
+            if changes.members:
+                self.connection.executemany(_UPSERT_MEMBER, changes.members)
+            if changes.claims:
+                self.connection.executemany(_INSERT_CLAIM, changes.claims)
+        except BaseException:
+            execute("ROLLBACK")
+            raise
+        execute("COMMIT")
+
+    def _write_each(self, changes: Changes) -> None:
+        execute = self.connection.execute
+        member_at = claim_at = 0
+        for event_row, (member_rows, claim_rows) in zip(
+            changes.events, changes.per_event, strict=True
+        ):
+            execute("BEGIN")
+            try:
+                execute(_INSERT_EVENT, event_row)
+                for row in changes.members[member_at : member_at + member_rows]:
+                    execute(_UPSERT_MEMBER, row)
+                for claim in changes.claims[claim_at : claim_at + claim_rows]:
+                    execute(_INSERT_CLAIM, claim)
+            except BaseException:
+                execute("ROLLBACK")
+                raise
+            execute("COMMIT")
+            member_at += member_rows
+            claim_at += claim_rows
+
+    def persisted_by_type(self) -> dict[str, int]:
+        rows = self.connection.execute("SELECT type, COUNT(*) FROM events GROUP BY type")
+        return dict(rows.fetchall())
+
+    def close(self) -> None:
+        self.connection.close()
