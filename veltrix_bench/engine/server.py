@@ -162,6 +162,7 @@ class Engine:
                 "duplicates": self.pipeline.duplicates,
                 "treasures_won": len(self.game.winners),
                 "queue_depth": self.pipeline.depth,
+                "requests_in_flight": self.requests_in_flight,
                 "players_joined": len(self.game.members),
             }
         )

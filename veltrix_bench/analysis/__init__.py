@@ -1,0 +1,1 @@
+"""After the load: histograms, per-second rows and counters become the run's summary."""

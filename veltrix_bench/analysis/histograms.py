@@ -1,0 +1,85 @@
+"""Read HdrHistogram interval logs (µs) and turn histograms into latency figures in ms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogReader
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000
+SIGNIFICANT_DIGITS = 3
+
+# Percentiles for the latency spectrum plot: 1/(1-p) spaced, up to 99.999%.
+SPECTRUM_PERCENTILES = (
+    0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5, 99.0, 99.5, 99.75, 99.9, 99.95, 99.975,
+    99.99, 99.995, 99.999, 100.0,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LatencyFigures:
+    """Milliseconds; all None when nothing was recorded."""
+
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+    p999: float | None
+    max: float | None
+    mean: float | None
+    count: int
+
+
+def empty_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def read_intervals(path: Path) -> list[HdrHistogram]:
+    """Every interval histogram of an interval log, in order; [] if the file is absent."""
+    if not path.exists():
+        return []
+    reader = HistogramLogReader(str(path), empty_histogram())
+    intervals = []
+    try:
+        while (interval := reader.get_next_interval_histogram()) is not None:
+            intervals.append(interval)
+    finally:
+        reader.close()
+    return intervals
+
+
+def merged(intervals: list[HdrHistogram]) -> HdrHistogram:
+    total = empty_histogram()
+    for interval in intervals:
+        total.add(interval)
+    return total
+
+
+def figures(histogram: HdrHistogram) -> LatencyFigures:
+    count = histogram.get_total_count()
+    if count == 0:
+        return LatencyFigures(None, None, None, None, None, None, None, 0)
+
+    def ms(percentile: float) -> float:
+        return round(histogram.get_value_at_percentile(percentile) / 1000, 3)
+
+    return LatencyFigures(
+        p50=ms(50),
+        p90=ms(90),
+        p95=ms(95),
+        p99=ms(99),
+        p999=ms(99.9),
+        max=round(histogram.get_max_value() / 1000, 3),
+        mean=round(histogram.get_mean_value() / 1000, 3),
+        count=count,
+    )
+
+
+def spectrum(histogram: HdrHistogram) -> list[tuple[float, float]]:
+    """(percentile, ms) points for a percentile-spectrum plot; [] when empty."""
+    if histogram.get_total_count() == 0:
+        return []
+    return [(p, histogram.get_value_at_percentile(p) / 1000) for p in SPECTRUM_PERCENTILES]

@@ -1,0 +1,58 @@
+"""The summary table printed at the end of a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.2f}"
+
+
+def print_summary(console: Console, summary: dict[str, Any]) -> None:
+    load, requests = summary["load"], summary["requests"]
+    title = (
+        f"{escape(str(summary['scenario']))} on {escape(str(summary['config']))} · "
+        f"{load['model']} model · {load['duration_s']:.0f} s · status {summary['status']}"
+    )
+    latency = Table(title=title, title_justify="left")
+    latency.add_column("latency (ms)")
+    for column in ("p50", "p90", "p99", "p99.9", "max"):
+        latency.add_column(column, justify="right")
+    for name, block in (
+        ("intended time", summary["latency_ms"]),
+        ("service time", summary["service_time_ms"]),
+    ):
+        keys = ("p50", "p90", "p99", "p999", "max")
+        latency.add_row(name, *(_ms(block[k]) for k in keys))
+    console.print(latency)
+
+    engine, generator = summary["engine"], summary["generator"]
+    figures = Table(show_header=False, box=None, padding=(0, 2))
+    figures.add_column(style="dim")
+    figures.add_column(justify="right")
+    figures.add_row(
+        "requests",
+        f"{requests['total']:,} ({requests['ok']:,} ok, {requests['errors']:,} errors, "
+        f"{requests['rejected']:,} 429s)",
+    )
+    figures.add_row("throughput", f"{requests['throughput_rps']:,.0f} req/s")
+    if generator.get("achieved_rate_ratio") is not None:
+        figures.add_row("achieved / target rate", f"{generator['achieved_rate_ratio']:.1%}")
+    late = generator["late_starts"]
+    figures.add_row(
+        "late starts (cap / generator)", f"{late['in_flight_cap']:,} / {late['generator']:,}"
+    )
+    if engine["max_queue_depth"] is not None:
+        figures.add_row("engine max queue depth", f"{engine['max_queue_depth']:,.0f}")
+    if engine["peak_rss_mb"] is not None:
+        figures.add_row("engine peak RSS", f"{engine['peak_rss_mb']:,.0f} MB")
+    for name, holds in summary["invariants"].items():
+        figures.add_row(name, "[green]holds[/]" if holds else "[bold red]BROKEN[/]")
+    console.print(figures)
+    for warning in summary.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {escape(warning)}")

@@ -1,0 +1,1 @@
+"""`vbench run`: one load test from start to run directory."""

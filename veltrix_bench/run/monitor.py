@@ -1,0 +1,69 @@
+"""Polls the engine once a second: queue depth and resident memory from /metrics."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+QUEUE_DEPTH = "veltrix_queue_depth"
+RSS = "process_resident_memory_bytes"
+
+
+@dataclass(frozen=True)
+class EngineSample:
+    at: float  # epoch seconds
+    queue_depth: float | None
+    rss_mb: float | None
+
+
+def fetch_json(url: str, timeout: float = 5.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as answer:
+        return json.loads(answer.read())
+
+
+def read_metrics(base_url: str, timeout: float = 2.0) -> EngineSample:
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=timeout) as answer:
+        text = answer.read().decode()
+    values: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name in (QUEUE_DEPTH, RSS) and family.samples:
+            values[family.name] = family.samples[0].value
+    rss = values.get(RSS)
+    return EngineSample(time.time(), values.get(QUEUE_DEPTH), rss / 1e6 if rss else None)
+
+
+class EngineMonitor:
+    """A thread that samples the engine once a second until stopped."""
+
+    def __init__(self, base_url: str, interval: float = 1.0) -> None:
+        self.base_url = base_url
+        self.interval = interval
+        self.samples: list[EngineSample] = []
+        self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def latest(self) -> EngineSample | None:
+        return self.samples[-1] if self.samples else None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.samples.append(read_metrics(self.base_url))
+            except (OSError, ValueError, urllib.error.URLError):
+                self.failures += 1
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(3)
