@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import sys
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from veltrix_bench import __version__
 from veltrix_bench.errors import VbenchError
@@ -21,7 +23,23 @@ app = typer.Typer(
 engine_app = typer.Typer(help="The embedded reference engine.", no_args_is_help=True)
 app.add_typer(engine_app, name="engine")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
+
+Command = TypeVar("Command", bound=Callable[..., None])
+
+
+def user_errors(command: Command) -> Command:
+    """A VbenchError from a command becomes one red line on stderr and its exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except VbenchError as exc:
+            err.print(f"[bold red]vbench:[/] {escape(exc.message)}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _version(value: bool) -> None:
@@ -40,6 +58,7 @@ def main_options(
 
 
 @engine_app.command("serve")
+@user_errors
 def engine_serve(
     config: Annotated[str, typer.Option(help="Preset name (default, tuned) or a TOML file.")] = (
         "default"
@@ -58,6 +77,7 @@ def engine_serve(
 
 
 @app.command("run")
+@user_errors
 def run_command(
     scenario: Annotated[str, typer.Option(help="Bundled scenario name or a TOML file.")] = "smoke",
     config: Annotated[
@@ -103,7 +123,8 @@ def run_command(
     console = Console()
     outcome = execute(options, console)
     summary = write_reports(outcome.run_dir)
-    print_summary(console, summary)
+    if summary["requests"]["total"] or outcome.exit_code == 0:
+        print_summary(console, summary)
     exit_code, message = outcome.exit_code, outcome.message
     broken = [name for name, holds in summary["invariants"].items() if not holds]
     if exit_code == 0 and broken:
@@ -112,12 +133,13 @@ def run_command(
     if summary["generator"]["saturated"]:
         err.print("[bold yellow]vbench: the load generator was saturated; figures are suspect[/]")
     if message:
-        err.print(f"[bold red]vbench:[/] {message}", highlight=False)
+        err.print(f"[bold red]vbench:[/] {escape(message)}", highlight=False)
     print(outcome.run_dir.path)
     raise typer.Exit(exit_code)
 
 
 @app.command("scenarios")
+@user_errors
 def scenarios_command() -> None:
     """List the bundled scenarios, one line each."""
     from veltrix_bench.load.scenario import list_scenarios
@@ -133,6 +155,7 @@ def scenarios_command() -> None:
 
 
 @app.command("report")
+@user_errors
 def report_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `vbench run`.")],
 ) -> None:
@@ -147,22 +170,5 @@ def report_command(
 
 
 def main() -> None:
-    """Entry point: user errors become one line and their exit code, never a traceback."""
-    try:
-        app(standalone_mode=False)
-    except VbenchError as exc:
-        err.print(f"[bold red]vbench:[/] {exc.message}", highlight=False, markup=True)
-        sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(130)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    """Entry point. Typer turns usage errors into exit 2; `user_errors` does the same for ours."""
+    app()
