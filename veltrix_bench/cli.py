@@ -169,6 +169,79 @@ def report_command(
     print(run_dir / "report.html")
 
 
+@app.command("compare")
+@user_errors
+def compare_command(
+    sides: Annotated[
+        list[str],
+        typer.Argument(help="Configs (presets or TOML files), or finished run directories."),
+    ],
+    scenario: Annotated[str, typer.Option(help="Scenario of every trial.")] = "steady",
+    trials: Annotated[int, typer.Option(min=1, help="Unprofiled trials per config.")] = 5,
+    profiled_trials: Annotated[
+        int, typer.Option(min=0, help="Profiled trials per config (allocations, CPU).")
+    ] = 0,
+    rate: Annotated[float | None, typer.Option(help="Override the scenario's rate.")] = None,
+    duration: Annotated[str | None, typer.Option(help="Override the load window.")] = None,
+    threshold: Annotated[
+        str, typer.Option(help="Noise threshold: a change smaller than this is not called.")
+    ] = "5%",
+    metric_threshold: Annotated[
+        list[str] | None, typer.Option(help="Per-metric threshold, e.g. p99=10% (repeatable).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Parent folder of the compare directory.")] = Path(
+        "reports"
+    ),
+) -> None:
+    """Compare configs by interleaved trials (A B A B ...), or finished runs, with confidence.
+
+    The last line printed is the compare directory's path.
+    """
+    from veltrix_bench.analysis.compare import (
+        DEFAULT_THRESHOLD,
+        METRICS,
+        parse_fraction,
+        parse_metric_bounds,
+    )
+    from veltrix_bench.durations import parse_duration
+    from veltrix_bench.report import write_comparison_reports
+    from veltrix_bench.run.orchestrator import RunOptions, prepare
+    from veltrix_bench.run.trials import load_finished, new_compare_dir, run_interleaved
+
+    try:
+        default = parse_fraction(threshold) if threshold else DEFAULT_THRESHOLD
+        bounds = {name: default for name in METRICS}
+        bounds.update(parse_metric_bounds(metric_threshold or [], "--metric-threshold"))
+        duration_s = parse_duration(duration) if duration else None
+    except ValueError as exc:
+        raise VbenchError(str(exc)) from None
+    console = Console()
+    finished = [Path(s) for s in sides if Path(s).is_dir()]
+    if finished and len(finished) != len(sides):
+        raise VbenchError("give either configs or finished run directories, not a mix")
+    if finished:
+        groups = load_finished(finished)
+        scenario_name = ", ".join(sorted({str(s["scenario"]) for g in groups for s in g.summaries}))
+        out_dir = new_compare_dir(out, [g.name for g in groups])
+    else:
+        if len(sides) < 2:
+            raise VbenchError("compare needs at least two configs")
+        base = RunOptions(scenario=scenario, rate=rate, duration_s=duration_s)
+        for config in sides:
+            prepare(RunOptions(scenario=scenario, config=config, rate=rate))
+        scenario_name = scenario
+        out_dir = new_compare_dir(out, sides)
+        groups = run_interleaved(sides, base, trials, out_dir, console, profiled_trials)
+    if len(groups) < 2 or any(not g.summaries for g in groups):
+        empty = [g.name for g in groups if not g.summaries]
+        raise VbenchError(f"nothing to compare: no successful trials for {empty or groups}", 3)
+    comparison = write_comparison_reports(out_dir, groups, scenario_name, bounds)
+    from veltrix_bench.report.console import print_comparison
+
+    print_comparison(console, comparison)
+    print(out_dir)
+
+
 def main() -> None:
     """Entry point. Typer turns usage errors into exit 2; `user_errors` does the same for ours."""
     app()

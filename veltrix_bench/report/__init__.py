@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+from veltrix_bench.analysis.comparison import Side, build_comparison, side_spectra
 from veltrix_bench.analysis.histograms import merged, read_intervals, spectrum
 from veltrix_bench.analysis.summary import read_timeseries, write_summary
-from veltrix_bench.report import html, markdown
+from veltrix_bench.report import comparison_html, comparison_md, html, markdown
 from veltrix_bench.run.rundir import RunDir
 
 
@@ -21,3 +24,16 @@ def write_reports(run_dir: RunDir) -> dict[str, Any]:
     run_dir.file("report.md").write_text(markdown.render(summary))
     run_dir.file("report.html").write_text(html.render(summary, series, spectra))
     return summary
+
+
+def write_comparison_reports(
+    out_dir: Path, sides: list[Side], scenario: str, thresholds: dict[str, float]
+) -> dict[str, Any]:
+    """comparison.json, comparison.md and comparison.html for these sides."""
+    comparison = build_comparison(sides, scenario, thresholds)
+    (out_dir / "comparison.json").write_text(json.dumps(comparison, indent=2) + "\n")
+    (out_dir / "comparison.md").write_text(comparison_md.render(comparison))
+    (out_dir / "comparison.html").write_text(
+        comparison_html.render(comparison, sides, side_spectra(sides))
+    )
+    return comparison

@@ -56,3 +56,32 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     console.print(figures)
     for warning in summary.get("warnings", []):
         console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
+def print_comparison(console: Console, comparison: dict[str, Any]) -> None:
+    for pair in comparison["comparisons"]:
+        console.print(f"[bold]{escape(pair['headline'])}[/]")
+        table = Table(title=f"{escape(pair['candidate'])} vs {escape(pair['baseline'])}",
+                      title_justify="left")  # fmt: skip
+        for column in ("metric", "baseline", "candidate", "ratio", "95% CI", "p", "verdict"):
+            table.add_column(column, justify="left" if column in ("metric", "verdict") else "right")
+        for row in pair["metrics"]:
+            table.add_row(
+                row["metric"],
+                _num(row["baseline_median"]),
+                _num(row["candidate_median"]),
+                _num(row["ratio"]),
+                f"{row['ci_low']:.3f}–{row['ci_high']:.3f}" if row["ci_low"] is not None else "–",
+                f"{row['p_value']:.3f}" if row["p_value"] is not None else "–",
+                _SHORT.get(row["verdict"], row["verdict"]),
+            )
+        console.print(table)
+
+
+_SHORT = {"no difference called": "no diff", "insufficient data": "n/a"}
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from veltrix_bench.report import plots
 
-_TEMPLATES = Environment(
+TEMPLATES = Environment(
     loader=PackageLoader("veltrix_bench.report", "templates"),
     autoescape=select_autoescape(["html"]),
 )
@@ -43,6 +43,6 @@ def render(
     # Plots are SVG produced by matplotlib from numbers, never from user strings.
     plots_html = {title: Markup(svg) if svg else None for title, svg in figures.items()}
     healthy = summary["status"] == "complete" and all(summary.get("invariants", {}).values())
-    return _TEMPLATES.get_template("report.html.j2").render(
+    return TEMPLATES.get_template("report.html.j2").render(
         s=summary, plots=plots_html, healthy=healthy and not summary["generator"]["saturated"]
     )

@@ -88,3 +88,26 @@ def engine_over_time(series: pd.DataFrame) -> str | None:
     depth_axes.grid(alpha=0.3)
     depth_axes.set_title("Engine queue depth and resident memory")
     return _svg(figure)
+
+
+def trial_points(sides: dict[str, dict[str, list[float]]], metrics: list[str]) -> str | None:
+    """Each trial's value of each metric, one small panel per metric, one column per side."""
+    shown = [m for m in metrics if any(sides[s].get(m) for s in sides)]
+    if not shown:
+        return None
+    columns = 3
+    rows = math.ceil(len(shown) / columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(WIDTH * 1.3, 2.2 * rows), squeeze=False)
+    names = list(sides)
+    for index, metric in enumerate(shown):
+        axes = grid[index // columns][index % columns]
+        for position, name in enumerate(names):
+            points = sides[name].get(metric, [])
+            axes.scatter([position] * len(points), points, s=18, alpha=0.75)
+        axes.set_xticks(range(len(names)), names)
+        axes.set_xlim(-0.6, len(names) - 0.4)
+        axes.set_title(metric, fontsize=9)
+        axes.grid(alpha=0.3)
+    for index in range(len(shown), rows * columns):
+        grid[index // columns][index % columns].axis("off")
+    return _svg(figure)

@@ -52,6 +52,7 @@ class RunOptions:
     allow_remote: bool = False
     out: Path = Path("reports")
     seed: int | None = None
+    profile: tuple[str, ...] = ()  # "memory", "cpu"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,86 @@
+"""A comparison of sides (configs) as plain data: every candidate against the first side."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from veltrix_bench.analysis.compare import (
+    COMPARED,
+    DEFAULT_THRESHOLD,
+    compare_sides,
+    headline,
+)
+from veltrix_bench.analysis.histograms import merged, read_intervals, spectrum
+
+SCHEMA = "vbench.comparison/1"
+HEADLINE_METRIC = "p99"
+
+
+@dataclass(frozen=True)
+class Side:
+    """One config under comparison and the summaries of its trials."""
+
+    name: str
+    summaries: list[dict[str, Any]]
+    run_dirs: list[Path]
+
+    @property
+    def latency_trials(self) -> int:
+        return sum(1 for s in self.summaries if not s.get("profiled"))
+
+
+def build_comparison(
+    sides: list[Side], scenario: str, thresholds: dict[str, float] | None = None
+) -> dict[str, Any]:
+    baseline = sides[0]
+    pairs = []
+    for candidate in sides[1:]:
+        rows = compare_sides(baseline.summaries, candidate.summaries, thresholds, COMPARED)
+        by_name = {row.metric: row for row in rows}
+        trials = (baseline.latency_trials, candidate.latency_trials)
+        pairs.append(
+            {
+                "baseline": baseline.name,
+                "candidate": candidate.name,
+                "headline": headline(
+                    baseline.name, candidate.name, by_name[HEADLINE_METRIC], trials
+                ),
+                "metrics": [asdict(row) | {"improvement": row.improvement} for row in rows],
+            }
+        )
+    return {
+        "schema": SCHEMA,
+        "scenario": scenario,
+        "default_threshold": DEFAULT_THRESHOLD,
+        "thresholds": thresholds or {},
+        "sides": [
+            {
+                "name": side.name,
+                "trials": len(side.summaries),
+                "latency_trials": side.latency_trials,
+                "run_dirs": [str(p) for p in side.run_dirs],
+                "lost_events": _lost_events(side.summaries),
+            }
+            for side in sides
+        ],
+        "comparisons": pairs,
+    }
+
+
+def _lost_events(summaries: list[dict[str, Any]]) -> int:
+    """Trials whose acknowledged events were not all persisted (0 when none)."""
+    return sum(1 for s in summaries if not s.get("invariants", {}).get("acked_equals_persisted"))
+
+
+def side_spectra(sides: list[Side]) -> dict[str, list[tuple[float, float]]]:
+    """One intended-time latency spectrum per side, from all its unprofiled trials' histograms."""
+    spectra = {}
+    for side in sides:
+        intervals = []
+        for run_dir, summary in zip(side.run_dirs, side.summaries, strict=True):
+            if not summary.get("profiled"):
+                intervals += read_intervals(Path(run_dir) / "latency.hlog")
+        spectra[side.name] = spectrum(merged(intervals))
+    return spectra

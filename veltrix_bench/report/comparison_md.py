@@ -1,0 +1,49 @@
+"""comparison.md: the verdict in words first, then the per-metric table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from veltrix_bench.report.markdown import _text
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def render(comparison: dict[str, Any]) -> str:
+    lines = [f"## vbench compare — scenario `{_text(comparison['scenario'])}`", ""]
+    for pair in comparison["comparisons"]:
+        lines.append(f"**{_text(pair['headline'])}**")
+        lines.append("")
+    for side in comparison["sides"]:
+        lost = f", {side['lost_events']} with lost events" if side["lost_events"] else ""
+        lines.append(f"- {_text(side['name'])}: {side['trials']} trials{lost}")
+    lines.append("")
+    for pair in comparison["comparisons"]:
+        base, cand = _text(pair["baseline"]), _text(pair["candidate"])
+        lines += [
+            f"### {cand} vs {base}",
+            "",
+            f"| metric | {base} (median) | {cand} (median) | ratio | 95% CI | p (Mann–Whitney) "
+            "| verdict |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
+        for row in pair["metrics"]:
+            interval = (
+                f"{row['ci_low']:.3f}–{row['ci_high']:.3f}" if row["ci_low"] is not None else "–"
+            )
+            p_value = f"{row['p_value']:.3f}" if row["p_value"] is not None else "–"
+            lines.append(
+                f"| {row['metric']} | {_num(row['baseline_median'])} | "
+                f"{_num(row['candidate_median'])} | {_num(row['ratio'])} | {interval} | "
+                f"{p_value} | {row['verdict']} (±{row['threshold']:.0%}) |"
+            )
+        lines.append("")
+    lines.append(
+        "Ratio = candidate / baseline. A difference is called only when the whole 95% bootstrap "
+        "interval of the ratio of medians lies beyond the noise threshold."
+    )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,84 @@
+"""Interleaved trials for comparisons and gates: A B A B …, each with a fresh engine and file."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from veltrix_bench.analysis.comparison import Side
+from veltrix_bench.errors import EXIT_INTERRUPTED, VbenchError
+from veltrix_bench.report import write_reports
+from veltrix_bench.run.orchestrator import RunOptions, execute
+from veltrix_bench.run.rundir import _slug
+
+
+def new_compare_dir(parent: Path, names: list[str], kind: str = "compare") -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    stem = f"{kind}-{stamp}-" + "-vs-".join(_slug(n) for n in names)
+    parent.mkdir(parents=True, exist_ok=True)
+    path = parent / stem
+    suffix = 0
+    while path.exists():
+        suffix += 1
+        path = parent / f"{stem}-{suffix}"
+    path.mkdir()
+    return path
+
+
+def run_interleaved(
+    configs: list[str],
+    base: RunOptions,
+    trials: int,
+    out_dir: Path,
+    console: Console,
+    profiled_trials: int = 0,
+) -> list[Side]:
+    """`trials` unprofiled rounds A B A B …, then `profiled_trials` profiled rounds.
+
+    A failed trial (engine died, invariant broken) is kept out of the statistics and said;
+    Ctrl-C stops the whole comparison with what was measured so far.
+    """
+    trial_dir = out_dir / "trials"
+    collected: dict[str, tuple[list[dict[str, Any]], list[Path]]] = {c: ([], []) for c in configs}
+    rounds = [(i, False) for i in range(trials)] + [(i, True) for i in range(profiled_trials)]
+    for number, (index, profiled) in enumerate(rounds, start=1):
+        for config in configs:
+            label = f"{'profiled ' if profiled else ''}trial {index + 1}"
+            console.print(f"[bold]{config}[/] · {label} ({number}/{len(rounds)})")
+            options = replace(base, config=config, out=trial_dir, profile=_profile(base, profiled))
+            outcome = execute(options, console)
+            summary = write_reports(outcome.run_dir)
+            if outcome.exit_code == EXIT_INTERRUPTED:
+                raise VbenchError(f"comparison interrupted; trials so far are in {trial_dir}", 130)
+            broken = [k for k, v in summary["invariants"].items() if not v]
+            if outcome.exit_code != 0 or broken:
+                console.print(f"[yellow]  {config} {label} failed: {outcome.message or broken}[/]")
+                continue
+            collected[config][0].append(summary)
+            collected[config][1].append(outcome.run_dir.path)
+            console.print(f"  p99 {summary['latency_ms']['p99']} ms · "
+                          f"{summary['requests']['throughput_rps']:,.0f} req/s")  # fmt: skip
+    return [Side(c, *collected[c]) for c in configs]
+
+
+def _profile(base: RunOptions, profiled: bool) -> tuple[str, ...]:
+    return ("memory", "cpu") if profiled else ()
+
+
+def load_finished(run_dirs: list[Path]) -> list[Side]:
+    """Finished run directories grouped by their config, in order of first appearance."""
+    grouped: dict[str, tuple[list[dict[str, Any]], list[Path]]] = {}
+    for run_dir in run_dirs:
+        summary_path = run_dir / "summary.json"
+        if not summary_path.exists():
+            raise VbenchError(f"{run_dir}: not a run directory (no summary.json)")
+        summary = json.loads(summary_path.read_text())
+        summaries, dirs = grouped.setdefault(str(summary["config"]), ([], []))
+        summaries.append(summary)
+        dirs.append(run_dir)
+    return [Side(name, s, d) for name, (s, d) in grouped.items()]
