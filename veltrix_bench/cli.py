@@ -102,6 +102,10 @@ def run_command(
     seed: Annotated[
         int | None, typer.Option(help="Traffic seed (default: the scenario's).")
     ] = None,
+    gate: Annotated[
+        bool, typer.Option("--gate", help="Apply the scenario's [thresholds] when the run ends.")
+    ] = False,
+    junit: Annotated[Path | None, typer.Option(help="With --gate: JUnit XML here.")] = None,
 ) -> None:
     """Load the engine with a scenario; live view, then a run directory with the results.
 
@@ -120,6 +124,15 @@ def run_command(
         scenario=scenario, config=config, rate=rate, users=users, duration_s=duration_s,
         target=target, allow_remote=allow_remote, out=out, seed=seed,
     )  # fmt: skip
+    if gate:  # a malformed threshold is a usage error: say so before the load, not after
+        from veltrix_bench.analysis.checks import CheckError, parse_check
+        from veltrix_bench.load.scenario import load_scenario
+
+        try:
+            for text in load_scenario(scenario).thresholds.checks:
+                parse_check(text)
+        except CheckError as exc:
+            raise VbenchError(f"scenario thresholds: {exc}") from None
     console = Console()
     outcome = execute(options, console)
     summary = write_reports(outcome.run_dir)
@@ -134,8 +147,26 @@ def run_command(
         err.print("[bold yellow]vbench: the load generator was saturated; figures are suspect[/]")
     if message:
         err.print(f"[bold red]vbench:[/] {escape(message)}", highlight=False)
+    if gate and exit_code == 0:
+        exit_code = _gate_run(console, outcome.run_dir.path, summary, junit)
     print(outcome.run_dir.path)
     raise typer.Exit(exit_code)
+
+
+def _gate_run(console: Console, run_dir: Path, summary: dict[str, Any], junit: Path | None) -> int:
+    from veltrix_bench.analysis.checks import CheckError, parse_check
+    from veltrix_bench.analysis.gate import GateResult, threshold_checks
+    from veltrix_bench.report import publish_gate
+    from veltrix_bench.report.console import print_gate
+
+    try:
+        checks = [parse_check(text) for text in summary.get("thresholds", [])]
+    except CheckError as exc:
+        raise VbenchError(f"scenario thresholds: {exc}") from None
+    result = GateResult(threshold_checks(checks, summary), str(run_dir))
+    publish_gate(result, run_dir, junit)
+    print_gate(console, result)
+    return 0 if result.passed else 1
 
 
 @app.command("scenarios")
@@ -240,6 +271,128 @@ def compare_command(
 
     print_comparison(console, comparison)
     print(out_dir)
+
+
+def _summaries_of(path_or_config: str, side: str) -> list[dict[str, Any]] | None:
+    """Summaries from a run or compare directory; None when it names a config instead."""
+    import json
+
+    path = Path(path_or_config)
+    if not path.is_dir():
+        return None
+    if (path / "summary.json").exists():
+        return [json.loads((path / "summary.json").read_text())]
+    if (path / "comparison.json").exists():
+        sides = json.loads((path / "comparison.json").read_text())["sides"]
+        chosen = sides[0] if side == "baseline" else sides[-1]
+        return [json.loads((Path(d) / "summary.json").read_text()) for d in chosen["run_dirs"]]
+    raise VbenchError(f"{path}: neither a run directory nor a compare directory")
+
+
+@app.command("gate")
+@user_errors
+def gate_command(
+    run_dir: Annotated[
+        Path | None, typer.Argument(help="A finished run directory to check thresholds on.")
+    ] = None,
+    check: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A threshold such as 'p99 < 50ms' (repeatable; default: the "
+            "scenario's [thresholds])."
+        ),  # fmt: skip
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help="Baseline: a config, a run directory or a compare directory.")
+    ] = None,
+    candidate: Annotated[
+        str | None,
+        typer.Option(help="Candidate: a config, a run directory or a compare directory."),
+    ] = None,
+    max_regression: Annotated[
+        list[str] | None, typer.Option(help="Allowed change, e.g. p99=10% (repeatable).")
+    ] = None,
+    scenario: Annotated[str, typer.Option(help="Scenario of the trials (configs only).")] = "smoke",
+    trials: Annotated[int, typer.Option(min=2, help="Trials per side (configs only).")] = 5,
+    duration: Annotated[str | None, typer.Option(help="Override the trials' load window.")] = None,
+    rate: Annotated[float | None, typer.Option(help="Override the trials' rate.")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here.")] = None,
+    out: Annotated[Path, typer.Option(help="Parent folder for trials and gate.json.")] = Path(
+        "reports"
+    ),
+) -> None:
+    """Fail (exit 1) when a threshold is crossed or the candidate regressed beyond a bound."""
+    import json
+
+    from veltrix_bench.analysis.checks import CheckError, parse_check
+    from veltrix_bench.analysis.compare import parse_metric_bounds
+    from veltrix_bench.analysis.gate import GateResult, regression_checks, threshold_checks
+    from veltrix_bench.durations import parse_duration
+    from veltrix_bench.report import publish_gate
+    from veltrix_bench.run.orchestrator import RunOptions, prepare
+    from veltrix_bench.run.trials import new_compare_dir, run_interleaved
+
+    if run_dir is None and (baseline is None or candidate is None):
+        raise VbenchError("give a RUN_DIR to check, or --baseline and --candidate")
+    if (baseline is None) != (candidate is None):
+        raise VbenchError("--baseline and --candidate go together")
+    try:
+        bounds = parse_metric_bounds(max_regression or [], "--max-regression")
+        duration_s = parse_duration(duration) if duration else None
+    except ValueError as exc:
+        raise VbenchError(str(exc)) from None
+    if baseline is not None and not bounds:
+        raise VbenchError("regression mode needs at least one --max-regression METRIC=AMOUNT")
+    console = Console()
+    results = []
+    sources = []
+    exit_code = 0
+    gate_dir: Path
+    if run_dir is not None:
+        summary_path = run_dir / "summary.json"
+        if not summary_path.exists():
+            raise VbenchError(f"{run_dir}: not a run directory (no summary.json)")
+        summary = json.loads(summary_path.read_text())
+        try:
+            checks = [parse_check(text) for text in (check or summary.get("thresholds", []))]
+        except CheckError as exc:
+            raise VbenchError(str(exc)) from None
+        if not checks and baseline is None:
+            raise VbenchError("no checks: pass --check or give the scenario [thresholds]")
+        results += threshold_checks(checks, summary)
+        sources.append(str(run_dir))
+        gate_dir = run_dir
+        if summary["status"] != "complete":
+            exit_code = 3
+    elif check:
+        raise VbenchError("--check needs a RUN_DIR (in regression mode use --max-regression)")
+    if baseline is not None and candidate is not None:
+        base_runs = _summaries_of(baseline, "baseline")
+        cand_runs = _summaries_of(candidate, "candidate")
+        gate_dir = new_compare_dir(
+            out, [Path(baseline).stem[:24], Path(candidate).stem[:24]], "gate"
+        )
+        if base_runs is None or cand_runs is None:
+            if (base_runs is None) != (cand_runs is None):
+                raise VbenchError("--baseline and --candidate must both be configs or both dirs")
+            options = RunOptions(scenario=scenario, rate=rate, duration_s=duration_s)
+            for config in (baseline, candidate):
+                prepare(RunOptions(scenario=scenario, config=config, rate=rate))
+            sides = run_interleaved([baseline, candidate], options, trials, gate_dir, console)
+            base_runs, cand_runs = sides[0].summaries, sides[1].summaries
+            if not base_runs or not cand_runs:
+                exit_code = 3
+        results += regression_checks(base_runs, cand_runs, bounds)
+        sources.append(f"{candidate} against baseline {baseline}")
+    gate = GateResult(results, "; ".join(sources))
+    publish_gate(gate, gate_dir, junit)
+    from veltrix_bench.report.console import print_gate
+
+    print_gate(console, gate)
+    if exit_code == 0 and not gate.passed:
+        exit_code = 1
+    print(gate_dir / "gate.json")
+    raise typer.Exit(exit_code)
 
 
 def main() -> None:

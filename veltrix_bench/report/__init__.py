@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from veltrix_bench.analysis.comparison import Side, build_comparison, side_spectra
+from veltrix_bench.analysis.gate import GateResult
 from veltrix_bench.analysis.histograms import merged, read_intervals, spectrum
 from veltrix_bench.analysis.summary import read_timeseries, write_summary
-from veltrix_bench.report import comparison_html, comparison_md, html, markdown
+from veltrix_bench.report import comparison_html, comparison_md, gate_md, html, junit, markdown
 from veltrix_bench.run.rundir import RunDir
 
 
@@ -37,3 +39,18 @@ def write_comparison_reports(
         comparison_html.render(comparison, sides, side_spectra(sides))
     )
     return comparison
+
+
+def publish_gate(gate: GateResult, out_dir: Path, junit_path: Path | None) -> str:
+    """gate.json always; JUnit XML when asked; Markdown appended to $GITHUB_STEP_SUMMARY."""
+    (out_dir / "gate.json").write_text(json.dumps(gate.to_json(), indent=2) + "\n")
+    text = gate_md.render(gate)
+    (out_dir / "gate.md").write_text(text)
+    if junit_path is not None:
+        junit_path.parent.mkdir(parents=True, exist_ok=True)
+        junit_path.write_text(junit.render(gate))
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    return text

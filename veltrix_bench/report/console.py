@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from veltrix_bench.analysis.gate import GateResult
+
 
 def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:,.2f}"
@@ -85,3 +87,12 @@ def _num(value: float | None) -> str:
     if value is None:
         return "–"
     return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def print_gate(console: Console, gate: GateResult) -> None:
+    failed = sum(1 for c in gate.checks if not c.passed)
+    verdict = "[bold green]passed[/]" if gate.passed else f"[bold red]failed ({failed})[/]"
+    console.print(f"vbench gate {verdict} · {escape(gate.source)}")
+    for check in gate.checks:
+        mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
+        console.print(f" {mark} {escape(check.name)}: {escape(check.message)}", highlight=False)

@@ -1,0 +1,21 @@
+"""The gate's Markdown summary (what GitHub shows as the job summary)."""
+
+from __future__ import annotations
+
+from veltrix_bench.analysis.gate import GateResult
+from veltrix_bench.report.markdown import _text
+
+
+def render(gate: GateResult) -> str:
+    verdict = "✅ passed" if gate.passed else "❌ failed"
+    failed = sum(1 for c in gate.checks if not c.passed)
+    lines = [
+        f"## vbench gate {verdict}",
+        "",
+        f"{len(gate.checks)} checks, {failed} failed — {_text(gate.source)}",
+        "",
+        "| check | result |",
+        "|---|---|",
+    ]
+    lines += [f"| {_text(c.name)} | {_text(c.message)} |" for c in gate.checks]
+    return "\n".join(lines) + "\n"
