@@ -106,6 +106,16 @@ def run_command(
         bool, typer.Option("--gate", help="Apply the scenario's [thresholds] when the run ends.")
     ] = False,
     junit: Annotated[Path | None, typer.Option(help="With --gate: JUnit XML here.")] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(help="Profile the engine: memory (memray), cpu (py-spy) or all."),
+    ] = None,
+    handler: Annotated[
+        str | None, typer.Option(help="Regex of a foreign engine's handler functions (cpu).")
+    ] = None,
+    profile_pid: Annotated[
+        int | None, typer.Option(help="With --target: the engine process to sample (cpu).")
+    ] = None,
 ) -> None:
     """Load the engine with a scenario; live view, then a run directory with the results.
 
@@ -123,6 +133,7 @@ def run_command(
     options = RunOptions(
         scenario=scenario, config=config, rate=rate, users=users, duration_s=duration_s,
         target=target, allow_remote=allow_remote, out=out, seed=seed,
+        profile=_profile_kinds(profile), handler=handler, profile_pid=profile_pid,
     )  # fmt: skip
     if gate:  # a malformed threshold is a usage error: say so before the load, not after
         from veltrix_bench.analysis.checks import CheckError, parse_check
@@ -138,6 +149,9 @@ def run_command(
     summary = write_reports(outcome.run_dir)
     if summary["requests"]["total"] or outcome.exit_code == 0:
         print_summary(console, summary)
+        from veltrix_bench.report.console import print_profiles
+
+        print_profiles(console, summary)
     exit_code, message = outcome.exit_code, outcome.message
     broken = [name for name, holds in summary["invariants"].items() if not holds]
     if exit_code == 0 and broken:
@@ -151,6 +165,15 @@ def run_command(
         exit_code = _gate_run(console, outcome.run_dir.path, summary, junit)
     print(outcome.run_dir.path)
     raise typer.Exit(exit_code)
+
+
+def _profile_kinds(profile: str | None) -> tuple[str, ...] | None:
+    choices = {"memory": ("memory",), "cpu": ("cpu",), "all": ("memory", "cpu"), "none": ()}
+    if profile is None:
+        return None
+    if profile not in choices:
+        raise VbenchError(f"--profile '{profile}': expected memory, cpu, all or none")
+    return choices[profile]
 
 
 def _gate_run(console: Console, run_dir: Path, summary: dict[str, Any], junit: Path | None) -> int:
@@ -200,6 +223,42 @@ def report_command(
     print(run_dir / "report.html")
 
 
+@app.command("profile")
+@user_errors
+def profile_command(
+    run_dir: Annotated[Path, typer.Argument(help="A profiled run directory.")],
+    handler: Annotated[
+        str | None, typer.Option(help="Regex of the handler's functions (default: the engine's).")
+    ] = None,
+) -> None:
+    """Re-render the profile parts (tables, flamegraphs, summary blocks) from saved captures."""
+    import json
+
+    from veltrix_bench.profile import CaptureError, render_profiles
+    from veltrix_bench.report import write_reports
+    from veltrix_bench.run.rundir import RunDir
+
+    record_path = run_dir / "run.json"
+    if not record_path.exists():
+        raise VbenchError(f"{run_dir}: not a run directory (no run.json)")
+    record = json.loads(record_path.read_text())
+    before, after = record.get("stats_before"), record.get("stats_after")
+    acked = None
+    if before and after:
+        acked = sum(after["acknowledged"].values()) - sum(before["acknowledged"].values())
+    try:
+        blocks = render_profiles(run_dir, acked, handler, strict=True).summary_blocks()
+    except CaptureError as exc:
+        raise VbenchError(str(exc), 3) from None
+    record.update(blocks)
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    summary = write_reports(RunDir(run_dir))
+    from veltrix_bench.report.console import print_profiles
+
+    print_profiles(Console(), summary)
+    print(run_dir / "report.html")
+
+
 @app.command("compare")
 @user_errors
 def compare_command(
@@ -210,8 +269,8 @@ def compare_command(
     scenario: Annotated[str, typer.Option(help="Scenario of every trial.")] = "steady",
     trials: Annotated[int, typer.Option(min=1, help="Unprofiled trials per config.")] = 5,
     profiled_trials: Annotated[
-        int, typer.Option(min=0, help="Profiled trials per config (allocations, CPU).")
-    ] = 0,
+        int, typer.Option(min=0, help="Profiled trials per config, memory and CPU each.")
+    ] = 1,
     rate: Annotated[float | None, typer.Option(help="Override the scenario's rate.")] = None,
     duration: Annotated[str | None, typer.Option(help="Override the load window.")] = None,
     threshold: Annotated[

@@ -78,6 +78,10 @@ def build_summary(run_dir: RunDir) -> dict[str, Any]:
         )
     if record.get("profiled"):
         warnings.append("profiled run: latency is not comparable with unprofiled runs")
+    if (record.get("cpu") or {}).get("under_memray"):
+        warnings.append("CPU sampled while memray traced allocations: CPU shares are distorted")
+    for kind, reason in record.get("profiles_skipped", {}).items():
+        warnings.append(f"{kind} profile skipped: {reason}")
     for invariant in invariants:
         if not invariant.holds:
             warnings.append(f"invariant {invariant.name} broken: {invariant.detail}")
@@ -112,6 +116,7 @@ def build_summary(run_dir: RunDir) -> dict[str, Any]:
         },
         "memory": record.get("memory"),
         "cpu": record.get("cpu"),
+        "profiles_skipped": record.get("profiles_skipped", {}),
         "invariants": {i.name: i.holds for i in invariants},
         "invariant_details": {i.name: i.detail for i in invariants},
         "warnings": warnings,

@@ -33,7 +33,9 @@ class HandlerMatcher:
         try:
             compiled = re.compile(pattern)
         except re.error as exc:
-            raise ConfigError(f"--handler {pattern!r} is not a valid regular expression: {exc}")
+            raise ConfigError(
+                f"--handler {pattern!r} is not a valid regular expression: {exc}"
+            ) from None
         return cls(pattern=compiled, description=f"frames matching the regex {pattern!r}")
 
     def matches(self, frame: Frame) -> bool:
@@ -52,7 +54,9 @@ def engine_handler() -> HandlerMatcher:
     """The embedded engine's handler, as `HANDLER_FUNCTIONS` in its server module names it."""
     from veltrix_bench.engine.server import HANDLER_FUNCTIONS
 
-    return HandlerMatcher.from_specs(HANDLER_FUNCTIONS, "veltrix_bench.engine.server.HANDLER_FUNCTIONS")
+    return HandlerMatcher.from_specs(
+        HANDLER_FUNCTIONS, "veltrix_bench.engine.server.HANDLER_FUNCTIONS"
+    )
 
 
 def handler_matcher(regex: str | None) -> HandlerMatcher:

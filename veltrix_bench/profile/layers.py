@@ -1,4 +1,4 @@
-"""The layer an allocation or a CPU sample belongs to, decided from its stack: the rules, in one place.
+"""The layer an allocation or a CPU sample belongs to, from its stack: the rules, in one place.
 
 Layers: `http` (the HTTP server library and the socket I/O under it), `handler` (the engine's
 event handler), `storage` (SQLite and the engine's storage module, and the writer thread),

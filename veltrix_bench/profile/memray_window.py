@@ -1,6 +1,4 @@
-"""Run a Python module with memray tracking only between two signals: the load window, exactly.
-
-    python -m veltrix_bench.profile.memray_window --output memray.bin -m veltrix_bench.engine ...
+"""memray tracking switched on and off by two signals inside the tracked process: the load window.
 
 SIGUSR1 starts a `memray.Tracker` (Python allocators traced) inside the process, SIGUSR2
 stops it, which finalizes the capture. Every allocation between the two is in the capture,
@@ -8,21 +6,20 @@ none from start-up or shutdown. A state file beside the capture records when tra
 started and stopped (epoch seconds, as taken in the process), the capture's size once
 finalized, or why tracking failed; the controlling side waits on it to know tracking is on.
 
-This wrapper stands in for `memray run`, which cannot be switched on and off. The module it
-runs needs no change: it is started exactly as `python -m MODULE ARGS` would start it.
+`memray_launch.py` installs this in a process before running its module; it stands in for
+`memray run`, which cannot be switched on and off.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import runpy
+import queue
 import signal
-import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 START_SIGNAL = signal.SIGUSR1
@@ -66,18 +63,41 @@ class WindowState:
         os.replace(partial, target)  # readers never see half a file
 
 
-class _WindowTracker:
+class WindowTracker:
+    """Starts and stops the tracker on a thread of its own, on request of the signal handlers.
+
+    Not in the handlers themselves: memray hides, on the thread that starts tracking, the
+    frames that were on its stack at that moment (for `memray run`, its own runner). Started
+    from a handler deep in the event loop, that would cut the outer frames off every later
+    stack of the engine's main thread. On this thread it only hides this thread's frames, and
+    this thread's own few allocations are left out of the counts (memray records it as the
+    capture's main thread).
+    """
+
     def __init__(self, capture: Path) -> None:
         self.capture = capture
         self.state = WindowState(capture=capture.name, pid=os.getpid())
+        self.requests: queue.SimpleQueue[str] = queue.SimpleQueue()  # safe from a handler
         self.tracker: Any = None
+        self.thread = threading.Thread(target=self._serve, name="vbench-memray-window", daemon=True)
 
     def install(self) -> None:
-        signal.signal(START_SIGNAL, self._on_start)
-        signal.signal(STOP_SIGNAL, self._on_stop)
+        signal.signal(START_SIGNAL, lambda signum, frame: self.requests.put("start"))
+        signal.signal(STOP_SIGNAL, lambda signum, frame: self.requests.put("stop"))
         self.state.write(self.capture)
+        self.thread.start()
 
-    def _on_start(self, signum: int, frame: FrameType | None) -> None:
+    def _serve(self) -> None:
+        while True:
+            request = self.requests.get()
+            if request == "start":
+                self._start()
+            elif request == "stop":
+                self._stop("signal")
+            else:
+                return
+
+    def _start(self) -> None:
         if self.tracker is not None or self.state.started_at is not None:
             return  # one window per process
         try:
@@ -89,13 +109,15 @@ class _WindowTracker:
         except Exception as exc:  # tracking is optional: the process goes on serving
             self._update(error=f"memray could not start tracking: {exc}")
             return
+        started_at = time.time()
         self.tracker = tracker
-        self._update(started_at=time.time())
+        # memray learns a thread's name when it is assigned; name the threads that started
+        # before tracking again so that the capture knows them (the SQLite writer thread).
+        for thread in threading.enumerate():
+            thread.name = thread.name
+        self._update(started_at=started_at)
 
-    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        self.stop("signal")
-
-    def stop(self, how: str) -> None:
+    def _stop(self, how: str) -> None:
         if self.tracker is None:
             return
         stopped_at = time.time()
@@ -105,33 +127,15 @@ class _WindowTracker:
         except Exception as exc:
             self._update(error=f"memray could not finalize the capture: {exc}")
             return
-        self._update(
-            stopped_at=stopped_at, stopped_by=how, capture_bytes=self.capture.stat().st_size
-        )
+        size = self.capture.stat().st_size
+        self._update(stopped_at=stopped_at, stopped_by=how, capture_bytes=size)
+
+    def close(self) -> None:
+        """At process exit: finalize a capture still open (its window then includes shutdown)."""
+        self.requests.put("quit")
+        self.thread.join(10)
+        self._stop("exit")
 
     def _update(self, **changes: Any) -> None:
         self.state = WindowState(**{**asdict(self.state), **changes})
         self.state.write(self.capture)
-
-
-def main(argv: list[str]) -> int:
-    usage = "usage: python -m veltrix_bench.profile.memray_window --output FILE -m MODULE [ARGS]"
-    if len(argv) < 4 or argv[0] != "--output" or argv[2] != "-m":
-        print(usage, file=sys.stderr)
-        return 2
-    capture, module, module_args = Path(argv[1]).resolve(), argv[3], argv[4:]
-    window = _WindowTracker(capture)
-    window.install()
-    sys.argv = [module, *module_args]
-    sys.path[0] = os.getcwd()  # as `python -m` does
-    try:
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    finally:
-        window.stop("exit")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -96,3 +96,30 @@ def print_gate(console: Console, gate: GateResult) -> None:
     for check in gate.checks:
         mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
         console.print(f" {mark} {escape(check.name)}: {escape(check.message)}", highlight=False)
+
+
+def print_profiles(console: Console, summary: dict[str, Any]) -> None:
+    """Allocation and CPU tables of a profiled run (nothing for an unprofiled one)."""
+    memory, cpu = summary.get("memory"), summary.get("cpu")
+    if memory:
+        table = Table(title="allocations (load window)", title_justify="left")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        table.add_row("allocations", f"{memory['allocations']:,}")
+        table.add_row("per second", f"{memory['allocations_per_s']:,.0f}")
+        if memory.get("allocations_per_event") is not None:
+            table.add_row("per acknowledged event", f"{memory['allocations_per_event']:,.1f}")
+        for layer, value in (memory.get("per_event_by_layer") or {}).items():
+            table.add_row(f"  {layer} per event", f"{value:,.1f}")
+        table.add_row("peak heap", f"{memory['peak_heap_mb']:,.1f} MB")
+        console.print(table)
+    if cpu:
+        share = cpu.get("handler_share")
+        head = (
+            f"CPU: {cpu['samples']:,} samples, event handler {share:.1%}"
+            if share is not None
+            else (f"CPU: {cpu['samples']:,} samples")
+        )
+        console.print(head)
+        for row in cpu.get("top_self", [])[:5]:
+            console.print(f"  {row['share']:6.1%}  {escape(str(row['function']))}", highlight=False)

@@ -23,6 +23,7 @@ from veltrix_bench.engine.process import EngineProcess, start_engine
 from veltrix_bench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, RunFailed
 from veltrix_bench.load.protocol import Error, Final, Ready, Tick
 from veltrix_bench.load.scenario import Scenario, load_scenario
+from veltrix_bench.profile import ProfileSession
 from veltrix_bench.run.generator_process import GeneratorProcess
 from veltrix_bench.run.live import LiveView
 from veltrix_bench.run.monitor import EngineMonitor, EngineSample, fetch_json
@@ -52,7 +53,9 @@ class RunOptions:
     allow_remote: bool = False
     out: Path = Path("reports")
     seed: int | None = None
-    profile: tuple[str, ...] = ()  # "memory", "cpu"
+    profile: tuple[str, ...] | None = None  # "memory", "cpu"; None: the scenario's `profile`
+    handler: str | None = None  # regex naming a foreign engine's handler functions
+    profile_pid: int | None = None  # the pid to profile behind --target
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,8 @@ class _Run:
         self.detail = ""
         self.warnings: list[str] = []
         self.record: dict[str, Any] = {}
+        kinds = scenario.profile if options.profile is None else options.profile
+        self.session = ProfileSession(run_dir.path, kinds, options.handler) if kinds else None
 
     # -- the run ---------------------------------------------------------------------------
     def execute(self) -> RunOutcome:
@@ -155,6 +160,10 @@ class _Run:
     def _start_and_load(self) -> None:
         base_url = self._start_engine()
         self.record["stats_before"] = self._stats(base_url, required=True)
+        if self.session is not None:
+            if self.engine is None:
+                self.session.skip("memory", "memory profiling needs the embedded engine")
+            self.session.begin_window(self.engine.pid if self.engine else self.options.profile_pid)
         spec = self.scenario.to_load_spec(
             base_url,
             self.run_dir.path,
@@ -174,7 +183,9 @@ class _Run:
         }
         spec_path = self.run_dir.file("load-spec.json")
         spec_path.write_text(spec.to_json())
-        self.monitor = EngineMonitor(base_url)
+        memory_profiled = self.session is not None and self.session.active("memory")
+        # each /metrics poll allocates too: poll less while allocations are counted
+        self.monitor = EngineMonitor(base_url, interval=5.0 if memory_profiled else 1.0)
         self.monitor.start()
         self.generator = GeneratorProcess(spec_path, self.run_dir.load_log)
         title = f"{self.scenario.name} on {self.record['config']}"
@@ -184,6 +195,8 @@ class _Run:
         if self.stop.event.is_set():
             self._fail("interrupted", "stopped by a signal; partial results written")
         self.record["stats_after"] = self._settled_stats(base_url)
+        if self.session is not None:
+            self.session.end_window()
 
     def _start_engine(self) -> str:
         if self.target is not None:
@@ -196,8 +209,9 @@ class _Run:
         config_file = self.run_dir.file("engine-config.toml")
         config_file.write_text(config.to_toml())
         shutil.copy(config_source(self.options.config), self.run_dir.file("engine-preset.toml"))
+        wrapper = self.session.engine_wrapper() if self.session is not None else None
         self.engine = start_engine(
-            config_file, self.run_dir.file("engine.db"), self.run_dir.engine_log
+            config_file, self.run_dir.file("engine.db"), self.run_dir.engine_log, wrapper=wrapper
         )
         return self.engine.url
 
@@ -273,14 +287,30 @@ class _Run:
             self.generator.wait(STOP_GRACE_S)
         if self.monitor is not None:
             self.monitor.stop()
+        if self.session is not None:
+            self.session.end_window()
         if self.engine is not None:
             code = self.engine.stop(timeout=STOP_GRACE_S * 2)
             if code not in (0, None) and self.status == "complete":
                 self.warnings.append(f"engine exited with code {code} on shutdown")
 
     # -- the run directory -----------------------------------------------------------------
+    def _profile_blocks(self) -> dict[str, Any]:
+        if self.session is None:
+            return {"memory": None, "cpu": None, "profiles_skipped": {}}
+        self.console.print("vbench: rendering profiles")
+        before, after = self.record.get("stats_before"), self.record.get("stats_after")
+        acked = None
+        if before is not None and after is not None:
+            acked = sum(after["acknowledged"].values()) - sum(before["acknowledged"].values())
+        blocks = self.session.finish(acked).summary_blocks()
+        for kind, reason in blocks["profiles_skipped"].items():
+            self.console.print(f"[yellow]vbench: {kind} profile skipped: {reason}[/]")
+        return blocks
+
     def _write_record(self) -> None:
         self._write_timeseries()
+        blocks = self._profile_blocks()
         record = {
             "run_id": self.run_dir.run_id,
             "started_at": self.record.get("started_at")
@@ -292,7 +322,9 @@ class _Run:
             "config": self.record.get("config", self.options.config),
             "target": self.target or (self.engine.url if self.engine else None),
             "embedded_engine": self.target is None,
-            "profiled": False,
+            "profiled": self.session is not None,
+            "profile_requested": list(self.session.kinds) if self.session else [],
+            **blocks,
             "load": self.record.get("load") or _planned_load(self.scenario),
             "stats_before": self.record.get("stats_before"),
             "stats_after": self.record.get("stats_after"),

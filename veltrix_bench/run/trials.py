@@ -38,19 +38,22 @@ def run_interleaved(
     console: Console,
     profiled_trials: int = 0,
 ) -> list[Side]:
-    """`trials` unprofiled rounds A B A B …, then `profiled_trials` profiled rounds.
+    """`trials` unprofiled rounds A B A B …, then `profiled_trials` rounds profiled for memory
+    and as many for CPU (apart: py-spy under memray would sample memray's own overhead).
 
     A failed trial (engine died, invariant broken) is kept out of the statistics and said;
     Ctrl-C stops the whole comparison with what was measured so far.
     """
     trial_dir = out_dir / "trials"
     collected: dict[str, tuple[list[dict[str, Any]], list[Path]]] = {c: ([], []) for c in configs}
-    rounds = [(i, False) for i in range(trials)] + [(i, True) for i in range(profiled_trials)]
-    for number, (index, profiled) in enumerate(rounds, start=1):
+    rounds: list[tuple[int, tuple[str, ...]]] = [(i, ()) for i in range(trials)]
+    for i in range(profiled_trials):
+        rounds += [(i, ("memory",)), (i, ("cpu",))]
+    for number, (index, profile) in enumerate(rounds, start=1):
         for config in configs:
-            label = f"{'profiled ' if profiled else ''}trial {index + 1}"
+            label = f"{' '.join(profile)}{' profiled ' if profile else ''}trial {index + 1}"
             console.print(f"[bold]{config}[/] · {label} ({number}/{len(rounds)})")
-            options = replace(base, config=config, out=trial_dir, profile=_profile(base, profiled))
+            options = replace(base, config=config, out=trial_dir, profile=profile)
             outcome = execute(options, console)
             summary = write_reports(outcome.run_dir)
             if outcome.exit_code == EXIT_INTERRUPTED:
@@ -64,10 +67,6 @@ def run_interleaved(
             console.print(f"  p99 {summary['latency_ms']['p99']} ms · "
                           f"{summary['requests']['throughput_rps']:,.0f} req/s")  # fmt: skip
     return [Side(c, *collected[c]) for c in configs]
-
-
-def _profile(base: RunOptions, profiled: bool) -> tuple[str, ...]:
-    return ("memory", "cpu") if profiled else ()
 
 
 def load_finished(run_dirs: list[Path]) -> list[Side]:
