@@ -134,10 +134,11 @@ def test_a_repeated_event_id_returns_the_first_result_and_applies_nothing_twice(
         (b'[{"id": "a", "type": "join", "hunt": 1, "player": 1}, {"id": "b"}]', "[1].type"),
     ],
 )
+@pytest.mark.parametrize("decoder", ["json", "msgspec"])
 def test_a_bad_event_gets_a_400_naming_the_field_and_the_engine_keeps_serving(
-    engine_factory: EngineFactory, body: bytes, field: str
+    engine_factory: EngineFactory, body: bytes, field: str, decoder: str
 ) -> None:
-    engine = engine_factory()
+    engine = engine_factory(http={"decoder": decoder})
     status, _, answer = http("POST", f"{engine.url}/v1/events", raw=body)
     assert status == 400 and answer["field"] == field
     # nothing of a half-valid array was applied, and the engine still answers

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, NamedTuple
+
+import msgspec
 
 from veltrix_bench.engine.config import WorldConfig
 
@@ -94,3 +97,85 @@ def _bounded_id(raw: dict[str, Any], name: str, upper: int, prefix: str) -> int:
     if not 1 <= value <= upper:
         raise EventError(f"{prefix}{name}", f"out of range: must be 1..{upper}, got {value}")
     return value
+
+
+# -- the lean decoder (http.decoder = "msgspec") ------------------------------------------------
+# msgspec decodes straight into one typed object per event, checking types and unknown keys
+# in C: no dict per event, no key strings, no per-field Python checks for what it covers.
+
+
+class _WireEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    id: str
+    type: str
+    hunt: int
+    player: int
+    place: int | None = None
+    clue: int | None = None
+    treasure: int | None = None
+    answer: str | None = None
+
+
+_WIRE = msgspec.json.Decoder(_WireEvent | list[_WireEvent])
+_MSGSPEC_PATH = re.compile(r"`\$((?:\[\d+\]|\.\w+)*)`")
+_MSGSPEC_FIELD = re.compile(r"field `(\w+)`")
+
+
+def decode_events_lean(body: bytes, world: WorldConfig) -> list[Event]:
+    """Like `decode_events`, with msgspec: the same events and the same 400 field names."""
+    try:
+        document = _WIRE.decode(body)
+    except msgspec.ValidationError as exc:
+        raise _field_error(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise EventError("body", f"not valid JSON ({exc})") from None
+    if isinstance(document, _WireEvent):
+        return [_check_wire(document, world, "")]
+    if not document:
+        raise EventError("body", "an empty array holds no events")
+    return [_check_wire(item, world, f"[{i}].") for i, item in enumerate(document)]
+
+
+def _field_error(message: str) -> EventError:
+    """An EventError naming the field a msgspec validation message points at."""
+    path = _MSGSPEC_PATH.search(message)
+    where = path.group(1).lstrip(".") if path else ""
+    named = _MSGSPEC_FIELD.search(message)  # "missing required field `x`", "unknown field `x`"
+    if named:
+        where = f"{where}.{named.group(1)}" if where else named.group(1)
+    text = message.split(" - at ")[0]
+    if "Expected `object`" in text and not where:
+        return EventError("body", "expected an event object or an array of events")
+    return EventError(where.replace("].", "].") or "body", text)
+
+
+def _check_wire(wire: _WireEvent, world: WorldConfig, prefix: str) -> Event:
+    if not 0 < len(wire.id) <= MAX_ID_LENGTH:
+        raise EventError(f"{prefix}id", f"required: a string of 1 to {MAX_ID_LENGTH} characters")
+    kind = wire.type
+    if kind not in _TARGET_FIELD:
+        raise EventError(f"{prefix}type", f"must be one of {', '.join(EVENT_TYPES)}")
+    for name in ("place", "clue", "treasure", "answer"):
+        if getattr(wire, name) is not None and name not in _ALLOWED[kind]:
+            raise EventError(f"{prefix}{name}", f"not a field of a {kind} event")
+    _in_range(wire.hunt, "hunt", world.hunts, prefix)
+    _in_range(wire.player, "player", world.players, prefix)
+    target = 0
+    target_field = _TARGET_FIELD[kind]
+    if target_field is not None:
+        name, size_key = target_field
+        value = getattr(wire, name)
+        if value is None:
+            raise EventError(f"{prefix}{name}", "required: an integer id")
+        target = _in_range(value, name, getattr(world, size_key), prefix)
+    if kind == "solve" and wire.answer is None:
+        raise EventError(f"{prefix}answer", "required: a string")
+    return Event(wire.id, kind, wire.hunt, wire.player, target, wire.answer)
+
+
+def _in_range(value: int, name: str, upper: int, prefix: str) -> int:
+    if not 1 <= value <= upper:
+        raise EventError(f"{prefix}{name}", f"out of range: must be 1..{upper}, got {value}")
+    return value
+
+
+DECODERS = {"json": decode_events, "msgspec": decode_events_lean}

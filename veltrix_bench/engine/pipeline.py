@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 from veltrix_bench.engine.config import EngineConfig
-from veltrix_bench.engine.events import Event
+from veltrix_bench.engine.events import EVENT_TYPES, Event
 from veltrix_bench.engine.game import Changes, Game, Result
 from veltrix_bench.engine.metrics import EngineMetrics
 from veltrix_bench.engine.storage import Store
@@ -34,9 +34,12 @@ class Pipeline:
         self.game = game
         self.store = store
         self.metrics = metrics
-        self.queue: asyncio.Queue[Item] = asyncio.Queue()  # bounded by `_admit`, not maxsize
+        # A plain deque and one wake-up flag: the consumer is woken once per batch, not per
+        # event as asyncio.Queue would (a future and a callback for every put).
+        self.waiting: deque[Item] = deque()
+        self._wakeup = asyncio.Event()
         self.pending: dict[str, asyncio.Future[Result]] = {}
-        self.acknowledged: Counter[str] = Counter()
+        self.acknowledged: dict[str, int] = dict.fromkeys(EVENT_TYPES, 0)
         self.duplicates = 0
         self.accepting = True
         self._space = asyncio.Condition()  # for overflow = "wait"
@@ -48,7 +51,7 @@ class Pipeline:
 
     @property
     def depth(self) -> int:
-        return self.queue.qsize()
+        return len(self.waiting)
 
     def start(self) -> None:
         if self.config.processing.mode == "async":
@@ -58,7 +61,7 @@ class Pipeline:
         """Results in request order, and which of them this request applied for the first time."""
         if not self.accepting:
             for event in events:
-                self.metrics.count_shutting_down(event.type)
+                self.metrics.count_rejected(event.type, "shutting_down")
             raise ShuttingDown
         loop = asyncio.get_running_loop()
         waits: list[asyncio.Future[Result]] = []
@@ -85,38 +88,44 @@ class Pipeline:
             fresh.append(True)
         if new_items:
             await self._admit(new_items)
+        if len(waits) == 1:  # the usual request: one event, no gathering machinery
+            return [await waits[0]], fresh
         results = list(await asyncio.gather(*waits))
         return results, fresh
 
     async def _admit(self, items: list[Item]) -> None:
         capacity = self.config.queue.capacity
-        if capacity and self.queue.qsize() + len(items) > capacity:
+        if capacity and len(self.waiting) + len(items) > capacity:
             if self.config.queue.overflow == "reject" or len(items) > capacity:
                 for event, _ in items:
-                    self.metrics.count_queue_full(event.type)
+                    self.metrics.count_rejected(event.type, "queue_full")
                 raise QueueFull
             async with self._space:
-                await self._space.wait_for(lambda: self.queue.qsize() + len(items) <= capacity)
+                await self._space.wait_for(lambda: len(self.waiting) + len(items) <= capacity)
         for event, future in items:
             self.pending[event.id] = future
         if self.config.processing.mode == "inline":
             async with self._inline_lock:
                 await self._process(items)
             return
-        for item in items:
-            self.queue.put_nowait(item)
+        self.waiting.extend(items)
+        if not self._wakeup.is_set():
+            self._wakeup.set()
 
     async def _consume(self) -> None:
         batch_max = self.config.processing.batch_max_size
         batch_wait = self.config.processing.batch_max_wait_ms / 1000
-        queue = self.queue
+        waiting, wakeup = self.waiting, self._wakeup
         while True:
-            batch = [await queue.get()]
+            if not waiting:
+                wakeup.clear()
+                await wakeup.wait()
+                continue
             self._busy = True
-            if batch_max > 1 and batch_wait and queue.qsize() < batch_max - 1:
+            if batch_max > 1 and batch_wait and len(waiting) < batch_max:
                 await asyncio.sleep(batch_wait)  # let a batch gather
-            while len(batch) < batch_max and not queue.empty():
-                batch.append(queue.get_nowait())
+            take = min(batch_max, len(waiting))
+            batch = [waiting.popleft() for _ in range(take)]
             if self.config.queue.overflow == "wait":
                 async with self._space:
                     self._space.notify_all()
@@ -141,18 +150,24 @@ class Pipeline:
                     future.set_exception(exc)
             return
         self.metrics.batch_size.observe(len(batch))
+        count_processed = self.metrics.count_processed
         game_results = self.game.results
         for (event, future), result in zip(batch, results, strict=True):
             game_results[event.id] = result
             self.pending.pop(event.id, None)
-            self.metrics.count_processed(event.type, result[0])
+            count_processed(event.type, result[0])
             if not future.done():
                 future.set_result(result)
 
     def count_acknowledged(self, events: list[Event], fresh: list[bool]) -> None:
+        acknowledged = self.acknowledged
+        if len(events) == 1:
+            if fresh[0]:
+                acknowledged[events[0].type] += 1
+            return
         for event, is_new in zip(events, fresh, strict=True):
             if is_new:
-                self.acknowledged[event.type] += 1
+                acknowledged[event.type] += 1
 
     async def persisted_by_type(self) -> dict[str, int]:
         loop = asyncio.get_running_loop()
@@ -173,8 +188,8 @@ class Pipeline:
         failed = 0
         if self._consumer is not None:
             self._consumer.cancel()
-        while not self.queue.empty():
-            event, future = self.queue.get_nowait()
+        while self.waiting:
+            event, future = self.waiting.popleft()
             self.pending.pop(event.id, None)
             if not future.done():
                 future.set_exception(ShuttingDown())
