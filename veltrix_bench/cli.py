@@ -384,8 +384,8 @@ def gate_command(
     import json
 
     from veltrix_bench.analysis.checks import CheckError, parse_check
-    from veltrix_bench.analysis.compare import parse_metric_bounds
     from veltrix_bench.analysis.gate import GateResult, regression_checks, threshold_checks
+    from veltrix_bench.analysis.metrics import parse_metric_bounds
     from veltrix_bench.durations import parse_duration
     from veltrix_bench.report import publish_gate
     from veltrix_bench.run.orchestrator import RunOptions, prepare

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from veltrix_bench.analysis.compare import METRICS, Metric
+from veltrix_bench.analysis.metrics import METRICS, Metric
 
 _CHECK = re.compile(
     r"^\s*(?P<metric>[A-Za-z_][\w.]*)\s*(?P<op><=|>=|==|!=|<|>)\s*"

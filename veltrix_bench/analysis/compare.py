@@ -14,57 +14,25 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from veltrix_bench.analysis.metrics import (
+    COMPARED,
+    METRICS,
+    Metric,
+    parse_fraction,
+    parse_metric_bounds,
+    values,
+)
+
 CONFIDENCE = 0.95
 DEFAULT_THRESHOLD = 0.05
 BOOTSTRAP_RESAMPLES = 4000
 
 BETTER, WORSE, SAME, UNKNOWN = "better", "worse", "no difference called", "insufficient data"
 
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    path: tuple[str, ...]  # where it sits in summary.json
-    lower_is_better: bool
-    unit: str
-    profiled: bool = False  # taken from profiled trials (allocations, CPU), not latency trials
-
-    def value(self, summary: dict[str, Any]) -> float | None:
-        node: Any = summary
-        for key in self.path:
-            if not isinstance(node, dict) or node.get(key) is None:
-                return None
-            node = node[key]
-        return float(node) if isinstance(node, int | float) else None
-
-
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in (
-        Metric("p50", ("latency_ms", "p50"), True, "ms"),
-        Metric("p90", ("latency_ms", "p90"), True, "ms"),
-        Metric("p99", ("latency_ms", "p99"), True, "ms"),
-        Metric("p999", ("latency_ms", "p999"), True, "ms"),
-        Metric("max_latency", ("latency_ms", "max"), True, "ms"),
-        Metric("mean_latency", ("latency_ms", "mean"), True, "ms"),
-        Metric("service_p99", ("service_time_ms", "p99"), True, "ms"),
-        Metric("throughput", ("requests", "throughput_rps"), False, "req/s"),
-        Metric("error_rate", ("requests", "error_rate"), True, ""),
-        Metric("rejected", ("requests", "rejected"), True, ""),
-        Metric("peak_rss_mb", ("engine", "peak_rss_mb"), True, "MB"),
-        Metric("max_queue_depth", ("engine", "max_queue_depth"), True, "events"),
-        Metric("allocations", ("memory", "allocations"), True, "", profiled=True),
-        Metric("allocations_per_s", ("memory", "allocations_per_s"), True, "/s", profiled=True),
-        Metric(
-            "allocations_per_event", ("memory", "allocations_per_event"), True, "", profiled=True
-        ),
-        Metric("handler_share", ("cpu", "handler_share"), True, "", profiled=True),
-    )
-}
-COMPARED = (
-    "p50", "p99", "p999", "throughput", "error_rate", "allocations_per_event", "handler_share",
-    "peak_rss_mb", "max_queue_depth",
-)  # fmt: skip
+__all__ = [
+    "COMPARED", "METRICS", "Metric", "MetricComparison", "compare_metric", "parse_fraction",
+    "parse_metric_bounds", "values",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -167,13 +135,6 @@ def compare_metric(
     )
 
 
-def values(summaries: list[dict[str, Any]], metric: Metric) -> list[float]:
-    """The metric from each summary that has it; latency metrics only from unprofiled runs."""
-    chosen = [s for s in summaries if bool(s.get("profiled")) == metric.profiled]
-    found = [metric.value(s) for s in chosen]
-    return [v for v in found if v is not None]
-
-
 def compare_sides(
     baseline: list[dict[str, Any]],
     candidate: list[dict[str, Any]],
@@ -225,29 +186,3 @@ def headline(
         interval = f"no interval, {each}"
     called = "" if row.verdict in (BETTER, WORSE) else f"; {row.verdict}"
     return f"{head} — {factor:.2f}x {word} ({interval}){called}"
-
-
-def parse_fraction(text: str) -> float:
-    """'5%' or '0.05' -> 0.05; ValueError with what is allowed."""
-    cleaned = text.strip()
-    try:
-        if cleaned.endswith("%"):
-            return float(cleaned[:-1]) / 100
-        return float(cleaned)
-    except ValueError:
-        raise ValueError(f"'{text}' is not a fraction like 5% or 0.05") from None
-
-
-def parse_metric_bounds(items: list[str], option: str) -> dict[str, float]:
-    """['p99=10%', ...] -> {'p99': 0.10}; ValueError naming a bad item or unknown metric."""
-    bounds = {}
-    for item in items:
-        name, sep, amount = item.partition("=")
-        if not sep:
-            raise ValueError(f"{option} '{item}': expected METRIC=AMOUNT, e.g. p99=10%")
-        if name.strip() not in METRICS:
-            raise ValueError(
-                f"{option} '{item}': unknown metric '{name}' (known: {', '.join(METRICS)})"
-            )
-        bounds[name.strip()] = parse_fraction(amount)
-    return bounds

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from veltrix_bench.analysis.checks import Check, evaluate_all
-from veltrix_bench.analysis.compare import METRICS, UNKNOWN, WORSE, compare_metric, values
+from veltrix_bench.analysis.metrics import METRICS, values
 
 SCHEMA = "vbench.gate/1"
 
@@ -63,6 +63,8 @@ def threshold_checks(checks: list[Check], summary: dict[str, Any]) -> list[GateC
 def regression_checks(
     baseline: list[dict[str, Any]], candidate: list[dict[str, Any]], bounds: dict[str, float]
 ) -> list[GateCheck]:
+    from veltrix_bench.analysis.compare import UNKNOWN, WORSE, compare_metric  # scipy: slow import
+
     out = []
     for name, allowed in bounds.items():
         metric = METRICS[name]

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from veltrix_bench.analysis.comparison import Side, build_comparison, side_spectra
 from veltrix_bench.analysis.gate import GateResult
 from veltrix_bench.analysis.histograms import merged, read_intervals, spectrum
 from veltrix_bench.analysis.summary import read_timeseries, write_summary
-from veltrix_bench.report import comparison_html, comparison_md, gate_md, html, junit, markdown
+from veltrix_bench.report import gate_md, html, junit, markdown
 from veltrix_bench.run.rundir import RunDir
+
+if TYPE_CHECKING:
+    from veltrix_bench.analysis.comparison import Side
 
 
 def write_reports(run_dir: RunDir) -> dict[str, Any]:
@@ -32,6 +34,9 @@ def write_comparison_reports(
     out_dir: Path, sides: list[Side], scenario: str, thresholds: dict[str, float]
 ) -> dict[str, Any]:
     """comparison.json, comparison.md and comparison.html for these sides."""
+    from veltrix_bench.analysis.comparison import build_comparison, side_spectra
+    from veltrix_bench.report import comparison_html, comparison_md
+
     comparison = build_comparison(sides, scenario, thresholds)
     (out_dir / "comparison.json").write_text(json.dumps(comparison, indent=2) + "\n")
     (out_dir / "comparison.md").write_text(comparison_md.render(comparison))
