@@ -1,0 +1,116 @@
+"""Open-model arrivals: one shared schedule of intended send times, and why a start was late.
+
+Pure logic on a clock the caller passes in (time.perf_counter in the generator), so it
+can be tested without gevent. Rates are piecewise constant: stage i, at `rate` requests/s
+from `stage_start`, has intended times stage_start + j / rate for j = 0, 1, ... while
+they fall inside the stage. Times are computed from j, not by adding intervals, so they
+do not drift over a long soak.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+_EPSILON = 1e-9
+
+
+class LateCause(StrEnum):
+    IN_FLIGHT_CAP = "in_flight_cap"
+    """No simulated user (or no idle player) was free when the slot was due: the target backs up."""
+
+    GENERATOR = "generator"
+    """A user was waiting for the slot but woke too late: the generator could not keep up."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    index: int
+    intended_start: float
+    """Clock time the request should be sent at."""
+    taken_at: float
+
+
+def slots_in_stage(duration_s: float, rate: float) -> int:
+    """How many intended times a stage holds: j / rate < duration_s for j = 0, 1, ..."""
+    if rate <= 0:
+        return 0
+    return max(0, math.ceil(duration_s * rate - _EPSILON))
+
+
+def planned_slots(stages: Sequence[tuple[float, float]], until_s: float) -> int:
+    """How many intended times fall before `until_s` seconds into the window."""
+    count = 0
+    stage_start = 0.0
+    for duration, rate in stages:
+        if until_s <= stage_start:
+            break
+        covered = min(duration, until_s - stage_start)
+        count += min(slots_in_stage(covered, rate), slots_in_stage(duration, rate))
+        stage_start += duration
+    return count
+
+
+class ArrivalSchedule:
+    """Hands out intended send times in order; shared by every user of one generator."""
+
+    def __init__(self, stages: Sequence[tuple[float, float]], start: float) -> None:
+        self._stages = [(float(duration), float(rate)) for duration, rate in stages]
+        self.start = start
+        self.end = start + sum(duration for duration, _ in self._stages)
+        self._stage = 0
+        self._stage_start = start
+        self._j = 0
+        self.taken = 0
+
+    def take(self, now: float) -> Slot | None:
+        """The next intended time, or None once the window is over (at `end` or all slots out)."""
+        if now >= self.end:
+            return None
+        while self._stage < len(self._stages):
+            duration, rate = self._stages[self._stage]
+            if self._j < slots_in_stage(duration, rate):
+                slot = Slot(self.taken, self._stage_start + self._j / rate, now)
+                self._j += 1
+                self.taken += 1
+                return slot
+            self._stage += 1
+            self._stage_start += duration
+            self._j = 0
+        return None
+
+
+BUSY_NOT_WAITING_SHARE = 0.5
+"""When fewer than this share of the users' requests are really in flight, users are
+busy inside the generator (answers read late), not waiting on the target."""
+
+
+def late_cause(
+    slot: Slot,
+    woke_at: float,
+    started_at: float,
+    tolerance_s: float,
+    *,
+    loop_lag_s: float = 0.0,
+    in_flight_share: float = 1.0,
+) -> LateCause | None:
+    """Why a start missed its intended time by more than `tolerance_s`, or None if on time.
+
+    - Taken in time, but the user woke late from its sleep: GENERATOR.
+    - Taken after it was due (every user busy), or woke in time but then waited for an
+      idle player (every player busy: the effective cap is min(max_in_flight, players)):
+      IN_FLIGHT_CAP when the requests were really in flight at the target. It is the
+      GENERATOR instead when its event loop lagged more than the tolerance (`loop_lag_s`)
+      or when under half of the effective cap was in flight (`in_flight_share`): users
+      then only look busy because a saturated generator has not yet read their answers.
+    """
+    due = slot.intended_start + tolerance_s
+    if slot.taken_at <= due and woke_at > due:
+        return LateCause.GENERATOR
+    if slot.taken_at > due or started_at > due:
+        if loop_lag_s > tolerance_s or in_flight_share < BUSY_NOT_WAITING_SHARE:
+            return LateCause.GENERATOR
+        return LateCause.IN_FLIGHT_CAP
+    return None

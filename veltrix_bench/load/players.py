@@ -1,0 +1,190 @@
+"""Treasure-hunt players: who acts next, what they do, the request it takes, what came back.
+
+Pure logic (no gevent, no HTTP). One seeded `random.Random` drives every choice, so the
+same seed and the same order of calls (and the same answers) give the same traffic.
+A player with a request in flight is out of the idle pool until `settle` returns it, so
+a player's own events never race each other.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import accumulate
+from typing import Any
+
+from veltrix_bench.load.spec import ACTIONS, ActionMix
+
+
+@dataclass(frozen=True)
+class Hunt:
+    """One hunt as `GET /v1/hunts/{hunt}` describes it."""
+
+    hunt: int
+    places: tuple[int, ...]
+    clues: tuple[tuple[int, str], ...]
+    """(clue id, answer), in the order a player solves them."""
+    treasures: tuple[int, ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Hunt:
+        """Raises ValueError naming what is missing or malformed."""
+        try:
+            hunt = cls(
+                hunt=int(data["hunt"]),
+                places=tuple(int(place) for place in data["places"]),
+                clues=tuple((int(clue["clue"]), str(clue["answer"])) for clue in data["clues"]),
+                treasures=tuple(int(treasure) for treasure in data["treasures"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f"hunt description is malformed ({type(exc).__name__}: {exc})"
+            ) from None
+        if not hunt.places or not hunt.clues or not hunt.treasures:
+            raise ValueError(f"hunt {hunt.hunt} has no places, clues or treasures")
+        return hunt
+
+
+@dataclass
+class Player:
+    player: int
+    hunt: Hunt
+    joined: bool = False
+    next_clue: int = 0
+    """Index into hunt.clues of the clue to solve next; stays on the last once all are solved."""
+
+    @property
+    def current_clue(self) -> tuple[int, str]:
+        return self.hunt.clues[min(self.next_clue, len(self.hunt.clues) - 1)]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One request a player makes. `kind` is an event type or 'leaderboard' / 'player'."""
+
+    kind: str
+    player: int
+    method: str
+    path: str
+    name: str
+    """Label grouping requests in Locust's stats, e.g. 'POST join'."""
+    body: dict[str, Any] | None = None
+
+    @property
+    def is_event(self) -> bool:
+        return self.body is not None
+
+
+@dataclass
+class GameLedger:
+    """What the players sent and what the engine answered, counted by event type."""
+
+    sent_by_type: Counter[str] = field(default_factory=Counter)
+    acked_by_type: Counter[str] = field(default_factory=Counter)
+    wins_seen: Counter[str] = field(default_factory=Counter)
+    """'<hunt>:<treasure>' -> number of 'won' results seen (should never exceed 1)."""
+
+
+class Population:
+    """All players of one generator, the idle pool, and the choice of each next action."""
+
+    def __init__(
+        self,
+        hunts: Sequence[Hunt],
+        players: int,
+        mix: ActionMix,
+        wrong_answer_rate: float,
+        seed: int,
+        run_tag: str,
+    ) -> None:
+        if not hunts:
+            raise ValueError("a population needs at least one hunt")
+        self._rng = random.Random(seed)
+        self._kinds = list(ACTIONS)
+        self._cumulative_weights = list(accumulate(mix.weights()[kind] for kind in self._kinds))
+        self._wrong_answer_rate = wrong_answer_rate
+        self._run_tag = run_tag
+        self._sequence = 0
+        self.players = {
+            number: Player(number, hunts[self._rng.randrange(len(hunts))])
+            for number in range(1, players + 1)
+        }
+        self._idle = list(self.players)
+        self.ledger = GameLedger()
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    def next_action(self) -> Action | None:
+        """Take a random idle player out of the pool and decide its next request."""
+        if not self._idle:
+            return None
+        pick = self._rng.randrange(len(self._idle))
+        self._idle[pick], self._idle[-1] = self._idle[-1], self._idle[pick]
+        player = self.players[self._idle.pop()]
+        if not player.joined:
+            kind = "join"
+        else:
+            kind = self._rng.choices(self._kinds, cum_weights=self._cumulative_weights)[0]
+        action = self._build(player, kind)
+        self.ledger.sent_by_type[kind] += 1
+        return action
+
+    def settle(self, action: Action, results: Sequence[Mapping[str, Any]] | None) -> None:
+        """Apply the engine's results (None: no 200 answer) and return the player to the pool."""
+        player = self.players[action.player]
+        result = _result_for(action, results)
+        if result is not None and action.body is not None:
+            status = result.get("status")
+            self.ledger.acked_by_type[action.kind] += 1
+            if action.kind == "join":
+                # any answer, applied or not, means the engine knows this player's hunt
+                # state; retrying a join the engine refused would loop forever
+                player.joined = True
+            elif action.kind == "solve" and status == "applied":
+                player.next_clue = min(player.next_clue + 1, len(player.hunt.clues))
+            elif action.kind == "claim" and status == "won":
+                self.ledger.wins_seen[f"{action.body['hunt']}:{action.body['treasure']}"] += 1
+        self._idle.append(action.player)
+
+    def _build(self, player: Player, kind: str) -> Action:
+        hunt = player.hunt
+        if kind == "leaderboard":
+            return Action(
+                kind, player.player, "GET", f"/v1/hunts/{hunt.hunt}/leaderboard", "GET leaderboard"
+            )
+        if kind == "player":
+            return Action(kind, player.player, "GET", f"/v1/players/{player.player}", "GET player")
+        self._sequence += 1
+        body: dict[str, Any] = {
+            "id": f"{self._run_tag}-{self._sequence}",
+            "type": kind,
+            "hunt": hunt.hunt,
+            "player": player.player,
+        }
+        if kind == "checkin":
+            body["place"] = self._rng.choice(hunt.places)
+        elif kind == "solve":
+            clue, answer = player.current_clue
+            wrong = self._rng.random() < self._wrong_answer_rate
+            body["clue"] = clue
+            body["answer"] = f"not-{answer}" if wrong else answer
+        elif kind == "hint":
+            body["clue"] = player.current_clue[0]
+        elif kind == "claim":
+            body["treasure"] = self._rng.choice(hunt.treasures)
+        return Action(kind, player.player, "POST", "/v1/events", f"POST {kind}", body)
+
+
+def _result_for(
+    action: Action, results: Sequence[Mapping[str, Any]] | None
+) -> Mapping[str, Any] | None:
+    if not results or action.body is None:
+        return None
+    for result in results:
+        if result.get("id") == action.body["id"]:
+            return result
+    return None

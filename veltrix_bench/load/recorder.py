@@ -1,0 +1,277 @@
+"""Request outcomes into HDR histograms (µs, 3 significant digits), per-second ticks, hlog files.
+
+Fed from Locust's `request` event hook (`on_request`), so any user class whose requests
+pass `context={"intended_start": <time.perf_counter() value>}` is measured from its
+intended send time (coordinated-omission corrected); without it latency equals service
+time. Requests with `context={"warm_up": True}` are ignored. Every other completed
+request is recorded whatever its outcome, as wrk2 and Locust do, and its outcome is
+counted apart (ok, error, rejected = 429).
+No gevent here: it runs in the generator's single thread and is tested on its own.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogWriter
+
+from veltrix_bench.load.arrival import LateCause
+from veltrix_bench.load.protocol import LatencySummary, Tick
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000
+SIGNIFICANT_DIGITS = 3
+MAX_ERROR_SAMPLES = 10
+
+LATENCY_LOG = "latency.hlog"
+SERVICE_LOG = "service.hlog"
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    ERROR = "error"
+    REJECTED = "rejected"
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def outcome_of(status_code: int, exception: object) -> Outcome:
+    """429 (queue full) is a rejection, not an error; any other failure is an error."""
+    if status_code == 429:
+        return Outcome.REJECTED
+    if exception is not None or not 200 <= status_code < 300:
+        return Outcome.ERROR
+    return Outcome.OK
+
+
+def summarize(histogram: HdrHistogram) -> LatencySummary:
+    if histogram.get_total_count() == 0:
+        return LatencySummary(None, None, None, None, None, None, None)
+    at = histogram.get_percentile_to_value_dict([50, 90, 95, 99, 99.9])
+    return LatencySummary(
+        p50=_ms(at[50]),
+        p90=_ms(at[90]),
+        p95=_ms(at[95]),
+        p99=_ms(at[99]),
+        p999=_ms(at[99.9]),
+        max=_ms(histogram.get_max_value()),
+        mean=_ms(histogram.get_mean_value()),
+    )
+
+
+def _ms(microseconds: float) -> float:
+    return round(microseconds / 1000.0, 3)
+
+
+def _clamp_us(value: float) -> int:
+    return min(max(int(round(value)), LOWEST_US), HIGHEST_US)
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.requests = 0
+        self.ok = 0
+        self.errors = 0
+        self.rejected = 0
+        self.late_cap = 0
+        self.late_generator = 0
+
+    def add(self, outcome: Outcome) -> None:
+        self.requests += 1
+        if outcome is Outcome.OK:
+            self.ok += 1
+        elif outcome is Outcome.REJECTED:
+            self.rejected += 1
+        else:
+            self.errors += 1
+
+    def add_late(self, cause: LateCause) -> None:
+        if cause is LateCause.IN_FLIGHT_CAP:
+            self.late_cap += 1
+        else:
+            self.late_generator += 1
+
+
+class IntervalLog:
+    """An HdrHistogram interval log: header with start time, then one line per interval."""
+
+    def __init__(self, path: Path, start_epoch: float, what: str) -> None:
+        start_epoch = round(start_epoch, 3)
+        self._file: IO[str] = path.open("w", encoding="utf-8")
+        self._writer = HistogramLogWriter(self._file)
+        started = datetime.fromtimestamp(start_epoch, tz=UTC).isoformat(sep=" ")
+        self._writer.output_comment(f"[vbench {what}, values in microseconds]")
+        self._writer.output_log_format_version()
+        # HistogramLogWriter.output_start_time is broken in hdrhistogram 0.10.8
+        # (datetime.iso_format): write the same line ourselves.
+        # StartTime and BaseTime must print the same digits: the reader drops intervals
+        # whose start falls before StartTime, even by a rounding error
+        self._writer.output_comment(
+            f"[StartTime: {start_epoch:f} (seconds since epoch), {started}]"
+        )
+        self._writer.output_base_time(start_epoch * 1000.0)
+        self._writer.output_legend()
+        self._file.flush()
+
+    def write(self, histogram: HdrHistogram, start_s: float, end_s: float) -> None:
+        """Log one interval; start/end are seconds relative to the start time."""
+        # the writer falls back to the histogram's own stamps when start_s is 0.0
+        histogram.set_start_time_stamp(start_s * 1000.0)
+        histogram.set_end_time_stamp(end_s * 1000.0)
+        self._writer.output_interval_histogram(
+            histogram, start_s, end_s, max_value_unit_ratio=1000.0
+        )
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class Recorder:
+    """Whole-run and per-second histograms and counts of one generator process."""
+
+    def __init__(self) -> None:
+        self.latency = new_histogram()
+        self.service = new_histogram()
+        self._interval_latency = new_histogram()
+        self._interval_service = new_histogram()
+        self.total = _Counts()
+        self._interval = _Counts()
+        self.started = 0
+        self.start_delay = new_histogram()
+        """Open model: actual send minus intended send time (timer precision, caps)."""
+        self.loop_lag = new_histogram()
+        self._interval_loop_lag_max: float | None = None
+        self.error_samples: list[str] = []
+        self._logs: tuple[IntervalLog, IntervalLog] | None = None
+        self._interval_start_s = 0.0
+
+    @property
+    def in_flight(self) -> int:
+        return self.started - self.total.requests
+
+    def note_started(self) -> None:
+        self.started += 1
+
+    def note_start_delay(self, delay_s: float) -> None:
+        self.start_delay.record_value(_clamp_us(delay_s * 1_000_000.0))
+
+    def note_loop_lag(self, lag_s: float) -> None:
+        self.loop_lag.record_value(_clamp_us(lag_s * 1_000_000.0))
+        self._interval_loop_lag_max = max(self._interval_loop_lag_max or 0.0, lag_s)
+
+    def note_late(self, cause: LateCause) -> None:
+        self.total.add_late(cause)
+        self._interval.add_late(cause)
+
+    def record(self, latency_us: float, service_us: float, outcome: Outcome) -> None:
+        latency = _clamp_us(latency_us)
+        service = _clamp_us(service_us)
+        self.latency.record_value(latency)
+        self._interval_latency.record_value(latency)
+        self.service.record_value(service)
+        self._interval_service.record_value(service)
+        self.total.add(outcome)
+        self._interval.add(outcome)
+
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        response_length: int,
+        response: Any = None,
+        context: dict[str, Any] | None = None,
+        exception: BaseException | None = None,
+        **_: Any,
+    ) -> None:
+        """Locust `request` event listener; fires right after the response was read."""
+        now = time.perf_counter()
+        if context and context.get("warm_up"):
+            return
+        service_us = (response_time or 0.0) * 1000.0
+        intended = (context or {}).get("intended_start")
+        latency_us = (now - intended) * 1_000_000.0 if intended is not None else service_us
+        status = int(getattr(response, "status_code", 0) or 0)
+        outcome = outcome_of(status, exception)
+        self.record(latency_us, service_us, outcome)
+        if outcome is Outcome.ERROR and len(self.error_samples) < MAX_ERROR_SAMPLES:
+            self._sample_error(name, status, response, exception)
+
+    def _sample_error(
+        self, name: str, status: int, response: Any, exception: BaseException | None
+    ) -> None:
+        if status:
+            body = getattr(response, "content", None) or b""
+            detail = body[:100].decode("utf-8", "replace") if isinstance(body, bytes) else ""
+            message = f"{name}: HTTP {status} {detail}".strip()
+        else:
+            message = f"{name}: {type(exception).__name__}: {exception}"
+        message = message[:200]
+        if message not in self.error_samples:
+            self.error_samples.append(message)
+
+    def open_logs(self, out_dir: Path, start_epoch: float) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self._logs = (
+            IntervalLog(out_dir / LATENCY_LOG, start_epoch, "latency from intended send time"),
+            IntervalLog(out_dir / SERVICE_LOG, start_epoch, "service time from actual send"),
+        )
+
+    def close_interval(self, end_s: float, target_rate: float | None) -> Tick:
+        """End the interval at `end_s` seconds into the window: log it, summarize it, reset it."""
+        start_s = self._interval_start_s
+        if self._logs is not None:
+            self._logs[0].write(self._interval_latency, start_s, end_s)
+            self._logs[1].write(self._interval_service, start_s, end_s)
+        counts = self._interval
+        latency = self._percentiles(self._interval_latency, (50, 90, 99))
+        service = self._percentiles(self._interval_service, (50, 99))
+        tick = Tick(
+            t=round(end_s, 3),
+            requests=counts.requests,
+            ok=counts.ok,
+            errors=counts.errors,
+            rejected=counts.rejected,
+            target_rate=target_rate,
+            in_flight=self.in_flight,
+            late_cap=counts.late_cap,
+            late_generator=counts.late_generator,
+            p50_ms=latency[0],
+            p90_ms=latency[1],
+            p99_ms=latency[2],
+            service_p50_ms=service[0],
+            service_p99_ms=service[1],
+            loop_lag_ms=(
+                None
+                if self._interval_loop_lag_max is None
+                else round(self._interval_loop_lag_max * 1000.0, 3)
+            ),
+        )
+        # fresh histograms are cheaper than reset() (which walks every counter in Python)
+        self._interval_latency = new_histogram()
+        self._interval_service = new_histogram()
+        self._interval = _Counts()
+        self._interval_loop_lag_max = None
+        self._interval_start_s = end_s
+        return tick
+
+    def close_logs(self) -> None:
+        if self._logs is not None:
+            for log in self._logs:
+                log.close()
+            self._logs = None
+
+    @staticmethod
+    def _percentiles(histogram: HdrHistogram, percentiles: tuple[int, ...]) -> list[float | None]:
+        if histogram.get_total_count() == 0:
+            return [None] * len(percentiles)
+        at = histogram.get_percentile_to_value_dict(list(percentiles))
+        return [_ms(at[p]) for p in percentiles]

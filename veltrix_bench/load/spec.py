@@ -1,0 +1,106 @@
+"""The load spec: everything the generator process needs, written by the CLI as one JSON file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+LoadModel = Literal["open", "closed"]
+
+ACTIONS = ("checkin", "solve", "hint", "claim", "leaderboard", "player")
+"""What a joined player may do next; `join` is always a player's first action, never drawn."""
+
+EVENT_TYPES = ("join", "checkin", "solve", "hint", "claim")
+
+
+@dataclass(frozen=True)
+class WorldShape:
+    """The size of the world the engine generates and the generator plays."""
+
+    hunts: int
+    players: int
+    places_per_hunt: int
+    clues_per_hunt: int
+    treasures_per_hunt: int
+
+
+@dataclass(frozen=True)
+class ActionMix:
+    """Relative weights of a joined player's next action."""
+
+    checkin: float
+    solve: float
+    hint: float
+    claim: float
+    leaderboard: float
+    player: float
+
+    def weights(self) -> dict[str, float]:
+        return {action: float(getattr(self, action)) for action in ACTIONS}
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """One generator run.
+
+    `stages` is a list of (duration_s, rate) pieces. For the open model the rate is the
+    constant arrival rate (requests/s) of that piece; for the closed model only the
+    durations count (rates are 0) and `users` users with a uniform `wait_s` drive the load.
+    """
+
+    target: str
+    model: LoadModel
+    stages: tuple[tuple[float, float], ...]
+    users: int
+    wait_s: tuple[float, float]
+    max_in_flight: int
+    late_tolerance_s: float
+    drain_s: float
+    seed: int
+    world: WorldShape
+    mix: ActionMix
+    wrong_answer_rate: float
+    out_dir: Path
+    run_tag: str
+
+    @property
+    def duration_s(self) -> float:
+        return sum(duration for duration, _ in self.stages)
+
+    def target_rate_at(self, t: float) -> float | None:
+        """Intended arrival rate t seconds into the load window; None for the closed model."""
+        if self.model == "closed":
+            return None
+        stage_start = 0.0
+        for duration, rate in self.stages:
+            if stage_start <= t < stage_start + duration:
+                return rate
+            stage_start += duration
+        return 0.0
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["out_dir"] = str(self.out_dir)
+        return json.dumps(data, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> LoadSpec:
+        data: dict[str, Any] = json.loads(text)
+        return cls(
+            target=data["target"],
+            model=data["model"],
+            stages=tuple((float(d), float(r)) for d, r in data["stages"]),
+            users=int(data["users"]),
+            wait_s=(float(data["wait_s"][0]), float(data["wait_s"][1])),
+            max_in_flight=int(data["max_in_flight"]),
+            late_tolerance_s=float(data["late_tolerance_s"]),
+            drain_s=float(data["drain_s"]),
+            seed=int(data["seed"]),
+            world=WorldShape(**data["world"]),
+            mix=ActionMix(**data["mix"]),
+            wrong_answer_rate=float(data["wrong_answer_rate"]),
+            out_dir=Path(data["out_dir"]),
+            run_tag=data["run_tag"],
+        )

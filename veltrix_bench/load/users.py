@@ -1,0 +1,234 @@
+"""Locust FastHttpUsers for the open model (slots from the arrival schedule) and the closed one.
+
+Imported only inside the generator process, after gevent has monkey-patched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from typing import Any, ClassVar
+
+import gevent
+from gevent.event import Event
+from gevent.lock import Semaphore
+from locust import FastHttpUser, task
+
+from veltrix_bench.load.arrival import ArrivalSchedule, late_cause
+from veltrix_bench.load.players import Action, Population
+from veltrix_bench.load.recorder import Recorder
+from veltrix_bench.load.spec import LoadSpec
+
+_PLAYER_WAIT_STEP_S = 0.1
+log = logging.getLogger("vbench.load")
+
+WARM_UP_PATH = "/healthz"
+WARM_UP_CONCURRENCY = 64
+"""Connections opened at once while warming up: a burst of thousands overflows the
+target's accept backlog and costs whole seconds of SYN retransmits."""
+
+
+class SharedLoad:
+    """State every simulated user of one generator shares: players, schedule, recorder."""
+
+    def __init__(self, spec: LoadSpec, population: Population, recorder: Recorder) -> None:
+        self.spec = spec
+        self.population = population
+        self.recorder = recorder
+        self.idle_players = Semaphore(population.idle_count)
+        self.window_open = Event()
+        self.window_closed = Event()
+        self.schedule: ArrivalSchedule | None = None
+        self.interrupted = False
+        self.loop_lag_s = 0.0
+        """The event loop's most recent lag, kept up to date by the generator."""
+        self.wait_rng = random.Random(spec.seed + 1)
+        self.users_expected = spec.max_in_flight if spec.model == "open" else spec.users
+        self.effective_cap = max(1, min(self.users_expected, population.idle_count))
+        """Most requests that can be in flight at once: one per user, one per player."""
+        self.users_warm = 0
+        self.all_warm = Event()
+        self._warm_up_gate = Semaphore(WARM_UP_CONCURRENCY)
+
+    def warm_up(self, session: Any) -> None:
+        """Open this user's connection before the window opens.
+
+        Otherwise the first request of each of (up to) max_in_flight users pays a TCP
+        connect inside the window, and the generator falls behind in the first seconds.
+        A bare connect does not wait on the target's HTTP latency (an overloaded target
+        answers a warm-up request as late as any other).
+        """
+        try:
+            with self._warm_up_gate:
+                _connect_ahead(session, self.spec.target)
+        except OSError as exc:
+            log.debug("warm-up connect failed: %s", exc)  # the first real request reports it
+        finally:
+            self.users_warm += 1
+            if self.users_warm >= self.users_expected:
+                self.all_warm.set()
+
+    def open_window(self, start: float) -> None:
+        if self.spec.model == "open":
+            self.schedule = ArrivalSchedule(self.spec.stages, start)
+        self.window_open.set()
+
+    def close_window(self, interrupted: bool) -> None:
+        """No new starts; a user already woken for a slot inside the window still sends,
+        unless the run was interrupted."""
+        self.interrupted = interrupted
+        self.window_closed.set()
+
+    def take_player(self) -> Action | None:
+        """Block until a player is idle; None if the window closed while waiting."""
+        while not self.idle_players.acquire(timeout=_PLAYER_WAIT_STEP_S):
+            if self.window_closed.is_set():
+                return None
+        if self.interrupted:
+            self.idle_players.release()
+            return None
+        action = self.population.next_action()
+        assert action is not None, "the idle-player semaphore and the pool disagree"
+        return action
+
+
+class _PlayerUser(FastHttpUser):
+    """Sends one player's action and hands the answer back to the population."""
+
+    abstract = True
+    shared: ClassVar[SharedLoad]
+
+    def on_start(self) -> None:
+        self.shared.warm_up(self.client)
+
+    def send(self, action: Action, intended_start: float | None) -> None:
+        shared = self.shared
+        context: dict[str, Any] = {}
+        if intended_start is not None:
+            context["intended_start"] = intended_start
+        results = None
+        shared.recorder.note_started()
+        try:
+            if action.body is not None:
+                response = self.client.post(
+                    action.path, json=action.body, name=action.name, context=context
+                )
+                if response.status_code == 200:
+                    results = _results(response)
+            else:
+                self.client.get(action.path, name=action.name, context=context)
+        finally:
+            shared.population.settle(action, results)
+            shared.idle_players.release()
+
+    def idle_until_stopped(self) -> None:
+        self.shared.window_closed.wait()
+        # the runner kills users at the end; until then stay out of the way
+        gevent.sleep(3600)
+
+
+class OpenModelUser(_PlayerUser):
+    """Takes the next intended send time, sleeps until it, then sends one player's action."""
+
+    abstract = True
+
+    @task
+    def play(self) -> None:
+        shared = self.shared
+        shared.window_open.wait()
+        schedule = shared.schedule
+        assert schedule is not None
+        slot = schedule.take(time.perf_counter())
+        if slot is None or shared.window_closed.is_set():
+            self.idle_until_stopped()
+            return
+        gevent.sleep(max(0.0, slot.intended_start - time.perf_counter()))
+        woke_at = time.perf_counter()
+        action = None if shared.interrupted else shared.take_player()
+        if action is None:
+            self.idle_until_stopped()
+            return
+        started_at = time.perf_counter()
+        shared.recorder.note_start_delay(started_at - slot.intended_start)
+        cause = late_cause(
+            slot,
+            woke_at,
+            started_at,
+            shared.spec.late_tolerance_s,
+            loop_lag_s=shared.loop_lag_s,
+            in_flight_share=shared.recorder.in_flight / shared.effective_cap,
+        )
+        if cause is not None:
+            shared.recorder.note_late(cause)
+        self.send(action, slot.intended_start)
+
+    def wait_time(self) -> float:
+        return 0.0
+
+
+class ClosedModelUser(_PlayerUser):
+    """Sends one player's action, waits a uniform time, repeats."""
+
+    abstract = True
+
+    @task
+    def play(self) -> None:
+        shared = self.shared
+        shared.window_open.wait()
+        if shared.window_closed.is_set():
+            self.idle_until_stopped()
+            return
+        action = shared.take_player()
+        if action is None:
+            self.idle_until_stopped()
+            return
+        self.send(action, None)
+
+    def wait_time(self) -> float:
+        low, high = self.shared.spec.wait_s
+        return self.shared.wait_rng.uniform(low, high)
+
+
+def _connect_ahead(session: Any, target: str) -> None:
+    """Put one connected socket into the session's pool (geventhttpclient internals).
+
+    Falls back to a real, unrecorded request if those internals ever change.
+    """
+    try:
+        pool = session.client.clientpool.get_client(target)._connection_pool
+        get_socket, return_socket = pool.get_socket, pool.return_socket
+    except AttributeError:
+        session.get(WARM_UP_PATH, name="warm-up", context={"warm_up": True})
+        return
+    return_socket(get_socket())
+
+
+def user_class_for(spec: LoadSpec, shared: SharedLoad) -> type[_PlayerUser]:
+    """A concrete user class bound to this run's target and shared state."""
+    base: type[_PlayerUser] = OpenModelUser if spec.model == "open" else ClosedModelUser
+    # answers may legitimately take the whole window plus the drain under overload
+    timeout = max(60.0, spec.duration_s + spec.drain_s + 5.0)
+    return type(
+        "VeltrixPlayer",
+        (base,),
+        {
+            "abstract": False,
+            "host": spec.target,
+            "shared": shared,
+            "network_timeout": timeout,
+            "connection_timeout": 10.0,
+            "concurrency": 1,
+        },
+    )
+
+
+def _results(response: Any) -> list[dict[str, Any]] | None:
+    # parse the bytes: FastResponse.json() may run charset detection on every answer
+    try:
+        body = json.loads(response.content)
+    except (ValueError, TypeError):
+        return None
+    results = body.get("results") if isinstance(body, dict) else None
+    return results if isinstance(results, list) else None
