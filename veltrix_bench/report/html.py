@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from veltrix_bench.report import plots
 
 TEMPLATES = Environment(
     loader=PackageLoader("veltrix_bench.report", "templates"),
-    autoescape=select_autoescape(["html"]),
+    autoescape=True,  # every string from a scenario, config or response is escaped
 )
 
 
