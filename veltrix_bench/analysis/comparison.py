@@ -12,7 +12,7 @@ from veltrix_bench.analysis.compare import (
     compare_sides,
     headline,
 )
-from veltrix_bench.analysis.histograms import merged, read_intervals, spectrum
+from veltrix_bench.analysis.histograms import empty_histogram, merged_log, spectrum
 
 SCHEMA = "vbench.comparison/1"
 HEADLINE_METRIC = "p99"
@@ -78,9 +78,9 @@ def side_spectra(sides: list[Side]) -> dict[str, list[tuple[float, float]]]:
     """One intended-time latency spectrum per side, from all its unprofiled trials' histograms."""
     spectra = {}
     for side in sides:
-        intervals = []
+        total = empty_histogram()
         for run_dir, summary in zip(side.run_dirs, side.summaries, strict=True):
             if not summary.get("profiled"):
-                intervals += read_intervals(Path(run_dir) / "latency.hlog")
-        spectra[side.name] = spectrum(merged(intervals))
+                merged_log(Path(run_dir) / "latency.hlog", into=total)
+        spectra[side.name] = spectrum(total)
     return spectra

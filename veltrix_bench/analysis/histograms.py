@@ -37,24 +37,18 @@ def empty_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
 
 
-def read_intervals(path: Path) -> list[HdrHistogram]:
-    """Every interval histogram of an interval log, in order; [] if the file is absent."""
+def merged_log(path: Path, into: HdrHistogram | None = None) -> HdrHistogram:
+    """The sum of every interval of an interval log, read one interval at a time (an hour of
+    one-second intervals never sits in memory at once); empty if the file is absent."""
+    total = into if into is not None else empty_histogram()
     if not path.exists():
-        return []
+        return total
     reader = HistogramLogReader(str(path), empty_histogram())
-    intervals = []
     try:
-        while (interval := reader.get_next_interval_histogram()) is not None:
-            intervals.append(interval)
+        while reader.add_next_interval_histogram(total) is not None:
+            pass
     finally:
         reader.close()
-    return intervals
-
-
-def merged(intervals: list[HdrHistogram]) -> HdrHistogram:
-    total = empty_histogram()
-    for interval in intervals:
-        total.add(interval)
     return total
 
 

@@ -7,8 +7,9 @@ from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
+from hdrh.histogram import HdrHistogram
 
-from veltrix_bench.analysis.histograms import LatencyFigures, figures, merged, read_intervals
+from veltrix_bench.analysis.histograms import LatencyFigures, figures, merged_log
 from veltrix_bench.analysis.invariants import check_all
 from veltrix_bench.run.rundir import RunDir
 
@@ -39,12 +40,17 @@ def _max_or_none(frame: pd.DataFrame, column: str) -> float | None:
     return float(frame[column].max())
 
 
-def build_summary(run_dir: RunDir) -> dict[str, Any]:
+def build_summary(
+    run_dir: RunDir,
+    latency_total: HdrHistogram | None = None,
+    service_total: HdrHistogram | None = None,
+) -> dict[str, Any]:
+    """The summary; pass the merged histograms if the caller already read the logs."""
     record = read_run_record(run_dir)
     final = record.get("final")
     series = read_timeseries(run_dir)
-    latency = figures(merged(read_intervals(run_dir.latency_log)))
-    service = figures(merged(read_intervals(run_dir.service_log)))
+    latency = figures(latency_total or merged_log(run_dir.latency_log))
+    service = figures(service_total or merged_log(run_dir.service_log))
     load = record["load"]
 
     requests: dict[str, Any] = {"total": 0, "ok": 0, "errors": 0, "rejected": 0}
@@ -146,7 +152,11 @@ def _generator_block(final: dict[str, Any], load: dict[str, Any]) -> dict[str, A
     return block
 
 
-def write_summary(run_dir: RunDir) -> dict[str, Any]:
-    summary = build_summary(run_dir)
+def write_summary(
+    run_dir: RunDir,
+    latency_total: HdrHistogram | None = None,
+    service_total: HdrHistogram | None = None,
+) -> dict[str, Any]:
+    summary = build_summary(run_dir, latency_total, service_total)
     run_dir.summary.write_text(json.dumps(summary, indent=2) + "\n")
     return summary

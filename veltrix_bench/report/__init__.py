@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from veltrix_bench.analysis.gate import GateResult
-from veltrix_bench.analysis.histograms import merged, read_intervals, spectrum
+from veltrix_bench.analysis.histograms import merged_log, spectrum
 from veltrix_bench.analysis.summary import read_timeseries, write_summary
 from veltrix_bench.report import gate_md, html, junit, markdown
 from veltrix_bench.run.rundir import RunDir
@@ -19,12 +19,10 @@ if TYPE_CHECKING:
 
 def write_reports(run_dir: RunDir) -> dict[str, Any]:
     """Analyse the run directory again and (re)write summary.json, report.md, report.html."""
-    summary = write_summary(run_dir)
+    latency, service = merged_log(run_dir.latency_log), merged_log(run_dir.service_log)
+    summary = write_summary(run_dir, latency, service)
     series = read_timeseries(run_dir)
-    spectra = {
-        "intended-time latency": spectrum(merged(read_intervals(run_dir.latency_log))),
-        "service time": spectrum(merged(read_intervals(run_dir.service_log))),
-    }
+    spectra = {"intended-time latency": spectrum(latency), "service time": spectrum(service)}
     run_dir.file("report.md").write_text(markdown.render(summary))
     run_dir.file("report.html").write_text(html.render(summary, series, spectra))
     return summary

@@ -45,14 +45,17 @@ def run_interleaved(
     Ctrl-C stops the whole comparison with what was measured so far.
     """
     trial_dir = out_dir / "trials"
-    collected: dict[str, tuple[list[dict[str, Any]], list[Path]]] = {c: ([], []) for c in configs}
+    labels = side_labels(configs)
+    collected: dict[str, tuple[list[dict[str, Any]], list[Path]]] = {
+        label: ([], []) for label in labels
+    }
     rounds: list[tuple[int, tuple[str, ...]]] = [(i, ()) for i in range(trials)]
     for i in range(profiled_trials):
         rounds += [(i, ("memory",)), (i, ("cpu",))]
     for number, (index, profile) in enumerate(rounds, start=1):
-        for config in configs:
+        for config, side in zip(configs, labels, strict=True):
             label = f"{' '.join(profile)}{' profiled ' if profile else ''}trial {index + 1}"
-            console.print(f"[bold]{config}[/] · {label} ({number}/{len(rounds)})")
+            console.print(f"[bold]{side}[/] · {label} ({number}/{len(rounds)})")
             options = replace(base, config=config, out=trial_dir, profile=profile)
             outcome = execute(options, console)
             summary = write_reports(outcome.run_dir)
@@ -62,11 +65,19 @@ def run_interleaved(
             if outcome.exit_code != 0 or broken:
                 console.print(f"[yellow]  {config} {label} failed: {outcome.message or broken}[/]")
                 continue
-            collected[config][0].append(summary)
-            collected[config][1].append(outcome.run_dir.path)
+            collected[side][0].append(summary)
+            collected[side][1].append(outcome.run_dir.path)
             console.print(f"  p99 {summary['latency_ms']['p99']} ms · "
                           f"{summary['requests']['throughput_rps']:,.0f} req/s")  # fmt: skip
-    return [Side(c, *collected[c]) for c in configs]
+    return [Side(label, *collected[label]) for label in labels]
+
+
+def side_labels(configs: list[str]) -> list[str]:
+    """Names for the sides; the same config twice (an A/A test) becomes 'tuned (A)', 'tuned (B)'."""
+    names = [Path(c).stem if c.endswith(".toml") else c for c in configs]
+    if len(set(names)) == len(names):
+        return names
+    return [f"{name} ({chr(ord('A') + i)})" for i, name in enumerate(names)]
 
 
 def load_finished(run_dirs: list[Path]) -> list[Side]:

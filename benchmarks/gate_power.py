@@ -1,0 +1,84 @@
+"""Does `vbench gate` catch a real regression without crying wolf?
+
+1. Calibrate: one smoke run of `tuned` gives its p99; the per-event delay fault is set to
+   30% of it, so the candidate's p99 rises by about 30%.
+2. REPS gate runs of `tuned` vs `tuned` (each runs its own interleaved trials): all must pass.
+3. REPS gate runs of `tuned` vs `tuned` + delay: at least REPS-1 must fail (exit 1).
+Each gate: `vbench gate --baseline tuned --candidate X --max-regression p99=10%`.
+
+    python benchmarks/gate_power.py [--reps 10] [--trials 5] [--duration 5s]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+
+from veltrix_bench.engine.config import load_config
+
+
+def vbench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "veltrix_bench", *args],
+                          capture_output=True, text=True)  # fmt: skip
+
+
+def gate(candidate: str, args: argparse.Namespace, out: str) -> tuple[int, float, dict]:
+    began = time.monotonic()
+    done = vbench(
+        "gate", "--baseline", "tuned", "--candidate", candidate,
+        "--max-regression", f"p99={args.bound}", "--scenario", "smoke",
+        "--trials", str(args.trials), "--duration", args.duration, "--out", out,
+    )  # fmt: skip
+    wall = time.monotonic() - began
+    gate_json = json.loads(Path(done.stdout.strip().splitlines()[-1]).read_text())
+    return done.returncode, wall, gate_json["checks"][0]["evidence"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--duration", default="5s")
+    parser.add_argument("--bound", default="10%")
+    parser.add_argument("--rise", type=float, default=0.30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        calibration = vbench("run", "--scenario", "smoke", "--config", "tuned",
+                             "--duration", args.duration, "--out", scratch)  # fmt: skip
+        run_dir = Path(calibration.stdout.strip().splitlines()[-1])
+        base_p99 = json.loads((run_dir / "summary.json").read_text())["latency_ms"]["p99"]
+        delay_ms = round(base_p99 * args.rise, 2)
+        slower = Path(scratch) / "tuned-slower.toml"
+        slower.write_text(
+            load_config("tuned").with_overrides(faults={"event_delay_ms": delay_ms}).to_toml()
+        )
+        print(f"tuned smoke p99 {base_p99:.2f} ms; candidate delay {delay_ms} ms per request")
+        results: dict[str, list[tuple[int, float, dict]]] = {"same": [], "slower": []}
+        for rep in range(args.reps):
+            for kind, candidate in (("same", "tuned"), ("slower", str(slower))):
+                code, wall, evidence = gate(candidate, args, scratch)
+                results[kind].append((code, wall, evidence))
+                print(f"rep {rep + 1} {kind}: exit {code}, p99 ratio {evidence['ratio']:.3f} "
+                      f"(CI {evidence['ci_low']:.3f}-{evidence['ci_high']:.3f}), {wall:.0f} s",
+                      flush=True)  # fmt: skip
+    passed_same = sum(1 for code, _, _ in results["same"] if code == 0)
+    failed_slower = sum(1 for code, _, _ in results["slower"] if code == 1)
+    walls = [wall for kind in results.values() for _, wall, _ in kind]
+    ratios = [e["ratio"] for _, _, e in results["slower"]]
+    print("\n| gate | runs | verdicts | target |")
+    print("|---|---:|---|---|")
+    print(f"| tuned vs tuned | {args.reps} | {passed_same} passed | all pass |")
+    print(f"| tuned vs tuned + {delay_ms} ms delay (median p99 ratio {median(ratios):.2f}) | "
+          f"{args.reps} | {failed_slower} failed | >= {args.reps - 1} fail |")  # fmt: skip
+    print(f"\none gate run ({args.trials} trials per side, smoke for {args.duration}): "
+          f"median wall time {median(walls):.0f} s (max {max(walls):.0f} s)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
