@@ -116,6 +116,31 @@ def run_command(
     profile_pid: Annotated[
         int | None, typer.Option(help="With --target: the engine process to sample (cpu).")
     ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Load generator processes: >1 runs Locust's master and that many workers."
+        ),
+    ] = 1,
+    expect_workers: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Also wait for this many `vbench worker --master HOST:PORT` from elsewhere."
+        ),
+    ] = 0,
+    master_bind: Annotated[
+        str, typer.Option(help="Address the Locust master listens on for workers.")
+    ] = "127.0.0.1",
+    master_port: Annotated[
+        int | None,
+        typer.Option(help="Master port (default: 5557 with --expect-workers, else any free one)."),
+    ] = None,
+    worker_timeout: Annotated[
+        str, typer.Option(help="How long the master waits for its workers to connect.")
+    ] = "60s",
+    on_worker_loss: Annotated[
+        str, typer.Option(help="A worker dies mid-run: fail (stop the run) or continue.")
+    ] = "fail",
 ) -> None:
     """Load the engine with a scenario; live view, then a run directory with the results.
 
@@ -130,10 +155,19 @@ def run_command(
         duration_s = parse_duration(duration) if duration is not None else None
     except ValueError as exc:
         raise VbenchError(f"--duration: {exc}") from None
+    try:
+        worker_timeout_s = parse_duration(worker_timeout)
+    except ValueError as exc:
+        raise VbenchError(f"--worker-timeout: {exc}") from None
+    if on_worker_loss not in ("fail", "continue"):
+        raise VbenchError(f"--on-worker-loss '{on_worker_loss}': expected fail or continue")
     options = RunOptions(
         scenario=scenario, config=config, rate=rate, users=users, duration_s=duration_s,
         target=target, allow_remote=allow_remote, out=out, seed=seed,
         profile=_profile_kinds(profile), handler=handler, profile_pid=profile_pid,
+        processes=processes, expect_workers=expect_workers, master_bind=master_bind,
+        master_port=master_port, worker_timeout_s=worker_timeout_s,
+        on_worker_loss=on_worker_loss,
     )  # fmt: skip
     if gate:  # a malformed threshold is a usage error: say so before the load, not after
         from veltrix_bench.analysis.checks import CheckError, parse_check
@@ -154,6 +188,10 @@ def run_command(
         print_profiles(console, summary)
     exit_code, message = outcome.exit_code, outcome.message
     broken = [name for name, holds in summary["invariants"].items() if not holds]
+    if outcome.invariants_not_applicable:
+        reason = escape(outcome.invariants_not_applicable)
+        err.print(f"vbench: engine invariants not applicable: {reason}", highlight=False)
+        broken = []
     if exit_code == 0 and broken:
         details = "; ".join(summary["invariant_details"][name] for name in broken)
         exit_code, message = 3, f"invariant broken: {details}"
@@ -190,6 +228,29 @@ def _gate_run(console: Console, run_dir: Path, summary: dict[str, Any], junit: P
     publish_gate(result, run_dir, junit)
     print_gate(console, result)
     return 0 if result.passed else 1
+
+
+@app.command("worker")
+@user_errors
+def worker_command(
+    master: Annotated[
+        str, typer.Option(help="HOST:PORT of the master (`vbench run --expect-workers N`).")
+    ],
+) -> None:
+    """Run one load generator worker for a master on another machine, until it says quit."""
+    import subprocess
+    import sys
+
+    host, _, port = master.rpartition(":")
+    if not host or not port.isdigit():
+        raise VbenchError(f"--master '{master}': expected HOST:PORT")
+    command = [sys.executable, "-m", "veltrix_bench.load.worker", f"--master={master}"]
+    with subprocess.Popen(command) as worker:  # gevent and Locust stay out of this process
+        try:
+            code = worker.wait()
+        except KeyboardInterrupt:  # the worker got the same Ctrl-C and finishes its share
+            code = worker.wait()
+    raise typer.Exit(code)
 
 
 @app.command("scenarios")

@@ -75,7 +75,8 @@ def build_summary(
     if before is not None and after is not None:
         acked = sum(after["acknowledged"].values()) - sum(before["acknowledged"].values())
         persisted = sum(after["persisted"].values()) - sum(before["persisted"].values())
-    invariants = check_all(before, after, final)
+    not_applicable = record.get("invariants_not_applicable")
+    invariants = [] if not_applicable else check_all(before, after, final)
 
     warnings = list(record.get("warnings", []))
     if generator["saturated"]:
@@ -108,6 +109,7 @@ def build_summary(
             "stages": load.get("stages"),
             "users": load["users"],
             "processes": load.get("processes", 1),
+            "workers": (final or {}).get("workers"),
             "duration_s": round(duration, 3) if duration else load["duration_s"],
         },
         "requests": requests,
@@ -125,6 +127,7 @@ def build_summary(
         "profiles_skipped": record.get("profiles_skipped", {}),
         "invariants": {i.name: i.holds for i in invariants},
         "invariant_details": {i.name: i.detail for i in invariants},
+        "invariants_not_applicable": not_applicable,
         "warnings": warnings,
         "thresholds": record.get("thresholds", []),
     }

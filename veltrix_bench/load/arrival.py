@@ -54,15 +54,27 @@ def planned_slots(stages: Sequence[tuple[float, float]], until_s: float) -> int:
 
 
 class ArrivalSchedule:
-    """Hands out intended send times in order; shared by every user of one generator."""
+    """Hands out intended send times in order; shared by every user of one generator.
 
-    def __init__(self, stages: Sequence[tuple[float, float]], start: float) -> None:
+    With `share=(k, n)` it hands out only the times j with j % n == k of each stage: n
+    generator processes with shares 0..n-1 together offer exactly the whole schedule.
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[tuple[float, float]],
+        start: float,
+        share: tuple[int, int] = (0, 1),
+    ) -> None:
         self._stages = [(float(duration), float(rate)) for duration, rate in stages]
         self.start = start
         self.end = start + sum(duration for duration, _ in self._stages)
         self._stage = 0
         self._stage_start = start
-        self._j = 0
+        self._offset, self._stride = share
+        if not 0 <= self._offset < self._stride:
+            raise ValueError(f"share {share}: expected (k, n) with 0 <= k < n")
+        self._j = self._offset
         self.taken = 0
 
     def take(self, now: float) -> Slot | None:
@@ -73,12 +85,12 @@ class ArrivalSchedule:
             duration, rate = self._stages[self._stage]
             if self._j < slots_in_stage(duration, rate):
                 slot = Slot(self.taken, self._stage_start + self._j / rate, now)
-                self._j += 1
+                self._j += self._stride
                 self.taken += 1
                 return slot
             self._stage += 1
             self._stage_start += duration
-            self._j = 0
+            self._j = self._offset
         return None
 
 

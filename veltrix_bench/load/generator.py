@@ -35,7 +35,7 @@ from locust.runners import LocalRunner
 from veltrix_bench.load import liveness
 from veltrix_bench.load.arrival import planned_slots
 from veltrix_bench.load.collector import QuietCollector
-from veltrix_bench.load.players import Hunt, Population
+from veltrix_bench.load.players import Hunt
 from veltrix_bench.load.protocol import (
     Error,
     Final,
@@ -46,18 +46,18 @@ from veltrix_bench.load.protocol import (
     RequestCounts,
     encode,
 )
-from veltrix_bench.load.recorder import Recorder, summarize
+from veltrix_bench.load.recorder import summarize
+from veltrix_bench.load.share import LoadShare
 from veltrix_bench.load.spec import LoadSpec
-from veltrix_bench.load.users import SharedLoad, user_class_for
+from veltrix_bench.load.traffic import LocustfileError
+from veltrix_bench.load.users import SharedLoad
 
 log = logging.getLogger("vbench.load")
 
 HUNT_FETCH_TIMEOUT_S = 5.0
 HUNT_FETCH_CONCURRENCY = 16
-DRAIN_POLL_S = 0.02
 SPARE_FILES = 256
 WARM_UP_S = 30.0
-LOOP_LAG_PERIOD_S = 0.02
 LEAD_PER_USER_S = 0.0002
 MAX_LEAD_S = 2.0
 KILL_USERS_TIMEOUT_S = 1.0
@@ -134,39 +134,32 @@ class GeneratorRun:
         self.spec = spec
         self.stop = stop
         self.out = out
-        self.recorder = Recorder()
-        self.collector = QuietCollector()
-        self.population = Population(
-            hunts, spec.world.players, spec.mix, spec.wrong_answer_rate, spec.seed, spec.run_tag
-        )
-        self.shared = SharedLoad(spec, self.population, self.recorder)
-        self.env = Environment(user_classes=[user_class_for(spec, self.shared)], host=spec.target)
-        self.env.events.request.add_listener(self.recorder.on_request)
+        self.load = LoadShare(spec, hunts)
+        self.recorder = self.load.recorder
+        self.shared = self.load.shared
+        self.env = Environment(user_classes=[], host=spec.target)
+        self.load.attach(self.env)
         self._spawned = Event()
         self.env.events.spawning_complete.add_listener(lambda **_: self._spawned.set())
-        self._window_start_perf = 0.0
-        """0.0 until the load window opens (it may never: stopped while spawning)."""
         self._window_start = self._window_end = time.time()
-        self._cpu_start = time.process_time()
 
     def run(self) -> None:
         runner = self.env.create_local_runner()
         drained = False
-        ticker = canary = None
+        ticker = None
         try:
             if not self.stop.requested:
                 self._spawn_and_warm_up(runner)
             if not self.stop.requested:
                 ticker = self._open_window(runner)
-                canary = gevent.spawn(self._watch_loop_lag)
                 self.stop.event.wait(timeout=self.spec.duration_s)
                 self._window_end = time.time()
-            self.shared.close_window(interrupted=self.stop.requested)
-            drained = self._drain()
+            self.load.close_window(interrupted=self.stop.requested)
+            drained = self.load.drain(self.stop.event)
         finally:
-            for background in (ticker, canary):
-                if background is not None:
-                    background.kill()
+            if ticker is not None:
+                ticker.kill()
+            self.load.stop_canary()
             # Locust stops users one at a time (~3 s for 5,000): kill them all at once first
             stopping = time.perf_counter()
             runner.user_greenlets.kill(block=True, timeout=KILL_USERS_TIMEOUT_S)
@@ -180,74 +173,34 @@ class GeneratorRun:
         users = self.shared.users_expected
         runner.start(users, spawn_rate=users)
         gevent.wait([self._spawned, self.stop.event], count=1)
-        gevent.wait([self.shared.all_warm, self.stop.event], count=1, timeout=WARM_UP_S)
-        if not self.shared.all_warm.is_set() and not self.stop.requested:
-            log.warning(
-                "only %d of %d users connected within %.0f s: starting anyway",
-                self.shared.users_warm,
-                users,
-                WARM_UP_S,
-            )
+        wait_until_warm(self.shared, self.stop)
 
     def _open_window(self, runner: LocalRunner) -> gevent.Greenlet:
         self.env.stats.reset_all()  # Locust's own figures cover the window only
-        self.collector.quiet()
         # Users take their first slots during a short lead time, so that thousands of
         # them waking at once do not make the first intended times late.
-        lead_s = (
-            min(MAX_LEAD_S, LEAD_PER_USER_S * runner.user_count)
-            if self.spec.model == "open"
-            else 0.0
-        )
-        start_perf = time.perf_counter() + lead_s
-        self.shared.open_window(start_perf)
+        start_perf = time.perf_counter() + lead_time_s(self.spec, runner.user_count)
+        self.load.open_window(start_perf)
         gevent.sleep(max(0.0, start_perf - time.perf_counter()))
-        self._window_start_perf = start_perf
         self._window_start = self._window_end = time.time() - (time.perf_counter() - start_perf)
-        self._cpu_start = time.process_time()
         self.recorder.open_logs(self.spec.out_dir, self._window_start)
         self.out.emit(Ready(started_at=round(self._window_start, 3), users=runner.user_count))
         return gevent.spawn(self._tick_every_second)
 
-    def _watch_loop_lag(self) -> None:
-        """A canary: how much later than asked does a sleeping greenlet wake up?"""
-        while True:
-            asked = time.perf_counter() + LOOP_LAG_PERIOD_S
-            gevent.sleep(LOOP_LAG_PERIOD_S)
-            lag = max(0.0, time.perf_counter() - asked)
-            self.shared.loop_lag_s = lag
-            self.recorder.note_loop_lag(lag)
-
     def _tick_every_second(self) -> None:
         second = 1
         while True:
-            gevent.sleep(max(0.0, self._window_start_perf + second - time.perf_counter()))
-            self.out.emit(self.recorder.close_interval(second, self._target_rate(second - 0.5)))
-            self.collector.check()
+            gevent.sleep(max(0.0, self.load.window_start_perf + second - time.perf_counter()))
+            self.out.emit(self.load.close_interval(second)[0])
             second += 1
-
-    def _target_rate(self, t: float) -> float | None:
-        rate = self.spec.target_rate_at(t)
-        return None if rate is None else round(rate, 3)
-
-    def _drain(self) -> bool:
-        deadline = time.perf_counter() + self.spec.drain_s
-        while self.recorder.in_flight > 0 and not self.stop.requested:
-            if time.perf_counter() >= deadline:
-                break
-            gevent.sleep(DRAIN_POLL_S)
-        return self.recorder.in_flight == 0
 
     def _finish(self, drained: bool) -> None:
         spec, recorder = self.spec, self.recorder
         window_s = self._window_end - self._window_start
-        cpu_share = 0.0
-        if self._window_start_perf:
-            elapsed = time.perf_counter() - self._window_start_perf
-            last = recorder.close_interval(elapsed, self._target_rate(elapsed))
+        if self.load.window_start_perf:
+            last = self.load.close_interval(self.load.elapsed_s())[0]
             if last.requests or last.late_cap or last.late_generator:
                 self.out.emit(last)
-            cpu_share = (time.process_time() - self._cpu_start) / max(elapsed, 1e-9)
         else:
             recorder.open_logs(spec.out_dir, self._window_start)
         recorder.close_logs()
@@ -256,7 +209,7 @@ class GeneratorRun:
         else:
             scheduled = recorder.started
         locust_total = self.env.stats.total
-        ledger = self.population.ledger
+        acked, sent, wins = self.load.ledger()
         self.out.emit(
             Final(
                 interrupted=self.stop.requested,
@@ -276,9 +229,9 @@ class GeneratorRun:
                     in_flight_cap=recorder.total.late_cap,
                     generator=recorder.total.late_generator,
                 ),
-                acked_by_type=dict(ledger.acked_by_type),
-                sent_by_type=dict(ledger.sent_by_type),
-                wins_seen=dict(ledger.wins_seen),
+                acked_by_type=acked,
+                sent_by_type=sent,
+                wins_seen=wins,
                 drained=drained,
                 unanswered=recorder.in_flight,
                 locust_p99_ms=(
@@ -292,8 +245,24 @@ class GeneratorRun:
                 start_delay_ms=summarize(recorder.start_delay),
                 loop_lag_ms=summarize(recorder.loop_lag),
                 generator_peak_rss_mb=QuietCollector.peak_rss_mb(),
-                generator_cpu_share=round(cpu_share, 3),
+                generator_cpu_share=round(self.load.cpu_share(), 3),
             )
+        )
+
+
+def lead_time_s(spec: LoadSpec, users: int) -> float:
+    """How long before the window opens users may take their first slots."""
+    return min(MAX_LEAD_S, LEAD_PER_USER_S * users) if spec.model == "open" else 0.0
+
+
+def wait_until_warm(shared: SharedLoad, stop: StopRequest) -> None:
+    gevent.wait([shared.all_warm, stop.event], count=1, timeout=WARM_UP_S)
+    if not shared.all_warm.is_set() and not stop.requested:
+        log.warning(
+            "only %d of %d users connected within %.0f s: starting anyway",
+            shared.users_warm,
+            shared.users_expected,
+            WARM_UP_S,
         )
 
 
@@ -323,27 +292,39 @@ def main(argv: list[str] | None = None) -> int:
     needed = (spec.max_in_flight if spec.model == "open" else spec.users) + SPARE_FILES
     raise_open_file_limit(needed)
 
-    fetch = gevent.spawn(fetch_hunts, spec.target, spec.world.hunts)
-    gevent.wait([fetch, stop.event], count=1)
-    hunts: list[Hunt] = []
-    if not fetch.ready():
-        fetch.kill()
-    elif isinstance(fetch.value, str):
-        out.emit(Error(message=fetch.value))
-        return 1
-    else:
-        hunts = fetch.value
+    if spec.distributed:
+        from veltrix_bench.load.master import run_master
 
+        return run_master(spec, stop, out)
+    hunts = hunts_for(spec, stop)
+    if isinstance(hunts, str):
+        out.emit(Error(message=hunts))
+        return 1
     try:
-        if not hunts:
-            # stopped before anything ran: still leave files and a final line behind
-            hunts = [Hunt(1, (1,), ((1, ""),), (1,))]
         GeneratorRun(spec, hunts, stop, out).run()
+    except LocustfileError as exc:
+        out.emit(Error(message=str(exc)))
+        return 1
     except Exception as exc:
         log.exception("generator failed")
         out.emit(Error(message=f"generator failed: {type(exc).__name__}: {exc}"))
         return 1
     return 0
+
+
+def hunts_for(spec: LoadSpec, stop: StopRequest) -> list[Hunt] | str:
+    """The hunts the players play (none needed for a custom locustfile), or what went wrong."""
+    placeholder = [Hunt(1, (1,), ((1, ""),), (1,))]
+    if spec.locustfile is not None:
+        return placeholder
+    fetch = gevent.spawn(fetch_hunts, spec.target, spec.world.hunts)
+    gevent.wait([fetch, stop.event], count=1)
+    if not fetch.ready():
+        fetch.kill()
+        # stopped before anything ran: still leave files and a final line behind
+        return placeholder
+    hunts: list[Hunt] | str = fetch.value
+    return hunts
 
 
 if __name__ == "__main__":

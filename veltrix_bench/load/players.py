@@ -98,7 +98,10 @@ class Population:
         wrong_answer_rate: float,
         seed: int,
         run_tag: str,
+        share: tuple[int, int] = (0, 1),
     ) -> None:
+        """`share=(k, n)`: this generator plays players k+1, k+1+n, ... of 1..players, so
+        n generator processes never act for the same player."""
         if not hunts:
             raise ValueError("a population needs at least one hunt")
         self._rng = random.Random(seed)
@@ -109,7 +112,7 @@ class Population:
         self._sequence = 0
         self.players = {
             number: Player(number, hunts[self._rng.randrange(len(hunts))])
-            for number in range(1, players + 1)
+            for number in range(1 + share[0], players + 1, share[1])
         }
         self._idle = list(self.players)
         self.ledger = GameLedger()

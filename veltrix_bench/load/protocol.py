@@ -7,7 +7,7 @@ No gevent here: the CLI imports this module.
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar, cast
 
 
@@ -86,6 +86,17 @@ class LatencySummary:
 
 
 @dataclass(frozen=True)
+class WorkerShare:
+    """What one worker of a distributed run contributed (its part of `Final.requests`)."""
+
+    name: str
+    requests: RequestCounts
+    late_starts: LateStarts
+    lost: str | None = None
+    """Why it was lost mid-run (its counts are then those of the seconds it reported)."""
+
+
+@dataclass(frozen=True)
 class Final:
     """The last line: what the generator did and saw."""
 
@@ -119,7 +130,13 @@ class Final:
     loop_lag_ms: LatencySummary = LatencySummary(None, None, None, None, None, None, None)
     """The event loop's lag, sampled every 20 ms during the window."""
     generator_peak_rss_mb: float = 0.0
-    """Process CPU time / wall time from window start to the end: near 1.0 means saturated."""
+    """Peak RSS of the generator process (distributed: of the largest worker)."""
+    processes: int = 1
+    """Generator processes that made the load: 1 (local runner) or the workers' count."""
+    workers: list[WorkerShare] = field(default_factory=list)
+    """Distributed runs: each worker's share; the totals above are their exact sums."""
+    lost_workers: list[str] = field(default_factory=list)
+    """Workers that died or stopped reporting mid-run, by name and why."""
 
 
 @dataclass(frozen=True)
@@ -175,4 +192,6 @@ def _build(cls: type[T], data: dict[str, Any]) -> T:
     for name, nested in _NESTED.items():
         if name in values and isinstance(values[name], dict):
             values[name] = nested(**values[name])
+    if cls is Final and "workers" in values:
+        values["workers"] = [_build(WorkerShare, dict(worker)) for worker in values["workers"]]
     return cls(**values)

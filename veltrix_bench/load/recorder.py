@@ -227,13 +227,21 @@ class Recorder:
 
     def close_interval(self, end_s: float, target_rate: float | None) -> Tick:
         """End the interval at `end_s` seconds into the window: log it, summarize it, reset it."""
+        return self.close_interval_keeping_histograms(end_s, target_rate)[0]
+
+    def close_interval_keeping_histograms(
+        self, end_s: float, target_rate: float | None
+    ) -> tuple[Tick, HdrHistogram, HdrHistogram]:
+        """As close_interval, and hand back that interval's latency and service histograms
+        (a worker ships them to the master)."""
         start_s = self._interval_start_s
+        interval_latency, interval_service = self._interval_latency, self._interval_service
         if self._logs is not None:
-            self._logs[0].write(self._interval_latency, start_s, end_s)
-            self._logs[1].write(self._interval_service, start_s, end_s)
+            self._logs[0].write(interval_latency, start_s, end_s)
+            self._logs[1].write(interval_service, start_s, end_s)
         counts = self._interval
-        latency = self._percentiles(self._interval_latency, (50, 90, 99))
-        service = self._percentiles(self._interval_service, (50, 99))
+        latency = percentiles(interval_latency, (50, 90, 99))
+        service = percentiles(interval_service, (50, 99))
         tick = Tick(
             t=round(end_s, 3),
             requests=counts.requests,
@@ -261,7 +269,7 @@ class Recorder:
         self._interval = _Counts()
         self._interval_loop_lag_max = None
         self._interval_start_s = end_s
-        return tick
+        return tick, interval_latency, interval_service
 
     def close_logs(self) -> None:
         if self._logs is not None:
@@ -269,9 +277,10 @@ class Recorder:
                 log.close()
             self._logs = None
 
-    @staticmethod
-    def _percentiles(histogram: HdrHistogram, percentiles: tuple[int, ...]) -> list[float | None]:
-        if histogram.get_total_count() == 0:
-            return [None] * len(percentiles)
-        at = histogram.get_percentile_to_value_dict(list(percentiles))
-        return [_ms(at[p]) for p in percentiles]
+
+def percentiles(histogram: HdrHistogram, wanted: tuple[int, ...]) -> list[float | None]:
+    """Those percentiles in ms, or Nones when the histogram is empty."""
+    if histogram.get_total_count() == 0:
+        return [None] * len(wanted)
+    at = histogram.get_percentile_to_value_dict(list(wanted))
+    return [_ms(at[p]) for p in wanted]

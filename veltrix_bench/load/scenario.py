@@ -130,6 +130,9 @@ class Scenario(_Strict):
 
     name: str = Field(min_length=1)
     description: str = ""
+    locustfile: str | None = None
+    """A Python file of Locust User classes that replace the treasure-hunt players (a path
+    relative to the scenario file); see `veltrix_bench.load.traffic` for the contract."""
     seed: int = 1
     profile: tuple[Literal["memory", "cpu"], ...] = ()
     load: LoadSection = LoadSection()
@@ -211,6 +214,7 @@ class Scenario(_Strict):
             wrong_answer_rate=self.mix.wrong_answer_rate,
             out_dir=out_dir,
             run_tag=run_tag,
+            locustfile=self.locustfile,
         )
 
 
@@ -236,4 +240,10 @@ def list_scenarios() -> list[Scenario]:
 
 
 def _load_file(path: Path) -> Scenario:
-    return validate(Scenario, read_toml(path), path)
+    scenario = validate(Scenario, read_toml(path), path)
+    if scenario.locustfile is None:
+        return scenario
+    locustfile = (path.parent / scenario.locustfile).resolve()
+    if not locustfile.is_file():
+        raise ConfigError(f"{path}: locustfile '{scenario.locustfile}' not found ({locustfile})")
+    return scenario.model_copy(update={"locustfile": str(locustfile)})

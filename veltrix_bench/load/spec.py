@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 LoadModel = Literal["open", "closed"]
+WorkerLoss = Literal["fail", "continue"]
 
 ACTIONS = ("checkin", "solve", "hint", "claim", "leaderboard", "player")
 """What a joined player may do next; `join` is always a player's first action, never drawn."""
@@ -64,6 +65,31 @@ class LoadSpec:
     wrong_answer_rate: float
     out_dir: Path
     run_tag: str
+    locustfile: str | None = None
+    """A file of the user's own Locust User classes instead of the treasure-hunt players."""
+    processes: int = 1
+    """Local generator processes: 1 runs Locust's local runner; more run its master and
+    that many local workers."""
+    expect_workers: int = 0
+    """Workers started elsewhere (`vbench worker --master HOST:PORT`) the master waits for."""
+    master_bind: str = "127.0.0.1"
+    master_port: int = 5557
+    worker_timeout_s: float = 60.0
+    """How long the master waits for every worker to connect (and to be ready)."""
+    on_worker_loss: WorkerLoss = "fail"
+
+    @property
+    def distributed(self) -> bool:
+        return self.processes > 1 or self.expect_workers > 0
+
+    @property
+    def local_workers(self) -> int:
+        """Workers the master starts on this machine (none for `--processes 1`)."""
+        return self.processes if self.processes > 1 else 0
+
+    @property
+    def workers(self) -> int:
+        return self.local_workers + self.expect_workers
 
     @property
     def duration_s(self) -> float:
@@ -103,4 +129,11 @@ class LoadSpec:
             wrong_answer_rate=float(data["wrong_answer_rate"]),
             out_dir=Path(data["out_dir"]),
             run_tag=data["run_tag"],
+            locustfile=data.get("locustfile"),
+            processes=int(data.get("processes", 1)),
+            expect_workers=int(data.get("expect_workers", 0)),
+            master_bind=str(data.get("master_bind", "127.0.0.1")),
+            master_port=int(data.get("master_port", 5557)),
+            worker_timeout_s=float(data.get("worker_timeout_s", 60.0)),
+            on_worker_loss=data.get("on_worker_loss", "fail"),
         )

@@ -16,7 +16,7 @@ from gevent.event import Event
 from gevent.lock import Semaphore
 from locust import FastHttpUser, task
 
-from veltrix_bench.load.arrival import ArrivalSchedule, late_cause
+from veltrix_bench.load.arrival import ArrivalSchedule, Slot, late_cause
 from veltrix_bench.load.players import Action, Population
 from veltrix_bench.load.recorder import Recorder
 from veltrix_bench.load.spec import LoadSpec
@@ -33,11 +33,13 @@ target's accept backlog and costs whole seconds of SYN retransmits."""
 class SharedLoad:
     """State every simulated user of one generator shares: players, schedule, recorder."""
 
-    def __init__(self, spec: LoadSpec, population: Population, recorder: Recorder) -> None:
+    def __init__(self, spec: LoadSpec, population: Population | None, recorder: Recorder) -> None:
+        """`population` is None when the user's own locustfile makes the traffic."""
         self.spec = spec
-        self.population = population
+        self._population = population
         self.recorder = recorder
-        self.idle_players = Semaphore(population.idle_count)
+        players = population.idle_count if population is not None else spec.max_in_flight
+        self.idle_players = Semaphore(players)
         self.window_open = Event()
         self.window_closed = Event()
         self.schedule: ArrivalSchedule | None = None
@@ -46,11 +48,26 @@ class SharedLoad:
         """The event loop's most recent lag, kept up to date by the generator."""
         self.wait_rng = random.Random(spec.seed + 1)
         self.users_expected = spec.max_in_flight if spec.model == "open" else spec.users
-        self.effective_cap = max(1, min(self.users_expected, population.idle_count))
+        self._players = players
+        self.effective_cap = max(1, min(self.users_expected, players))
         """Most requests that can be in flight at once: one per user, one per player."""
         self.users_warm = 0
         self.all_warm = Event()
+        if population is None:
+            self.all_warm.set()  # the user's own classes open their connections themselves
         self._warm_up_gate = Semaphore(WARM_UP_CONCURRENCY)
+
+    @property
+    def population(self) -> Population:
+        assert self._population is not None, "no players: a custom locustfile makes the traffic"
+        return self._population
+
+    def expect_users(self, count: int) -> None:
+        """This process runs `count` users (a worker learns its part of the total late)."""
+        self.users_expected = count
+        self.effective_cap = max(1, min(count, self._players))
+        if self.users_warm >= count:
+            self.all_warm.set()
 
     def warm_up(self, session: Any) -> None:
         """Open this user's connection before the window opens.
@@ -70,9 +87,9 @@ class SharedLoad:
             if self.users_warm >= self.users_expected:
                 self.all_warm.set()
 
-    def open_window(self, start: float) -> None:
+    def open_window(self, start: float, share: tuple[int, int] = (0, 1)) -> None:
         if self.spec.model == "open":
-            self.schedule = ArrivalSchedule(self.spec.stages, start)
+            self.schedule = ArrivalSchedule(self.spec.stages, start, share)
         self.window_open.set()
 
     def close_window(self, interrupted: bool) -> None:
@@ -124,9 +141,42 @@ class _PlayerUser(FastHttpUser):
             shared.idle_players.release()
 
     def idle_until_stopped(self) -> None:
-        self.shared.window_closed.wait()
-        # the runner kills users at the end; until then stay out of the way
-        gevent.sleep(3600)
+        idle_until_stopped(self.shared)
+
+
+def idle_until_stopped(shared: SharedLoad) -> None:
+    shared.window_closed.wait()
+    # the runner kills users at the end; until then stay out of the way
+    gevent.sleep(3600)
+
+
+def sleep_until_slot(shared: SharedLoad) -> tuple[Slot, float] | None:
+    """Take this process's next intended send time and sleep until it: (slot, woke at),
+    or None once the window is over."""
+    shared.window_open.wait()
+    schedule = shared.schedule
+    assert schedule is not None
+    slot = schedule.take(time.perf_counter())
+    if slot is None or shared.window_closed.is_set():
+        return None
+    gevent.sleep(max(0.0, slot.intended_start - time.perf_counter()))
+    return slot, time.perf_counter()
+
+
+def note_start(shared: SharedLoad, slot: Slot, woke_at: float) -> None:
+    """The request for `slot` goes out now: record its delay and, if late, why."""
+    started_at = time.perf_counter()
+    shared.recorder.note_start_delay(started_at - slot.intended_start)
+    cause = late_cause(
+        slot,
+        woke_at,
+        started_at,
+        shared.spec.late_tolerance_s,
+        loop_lag_s=shared.loop_lag_s,
+        in_flight_share=shared.recorder.in_flight / shared.effective_cap,
+    )
+    if cause is not None:
+        shared.recorder.note_late(cause)
 
 
 class OpenModelUser(_PlayerUser):
@@ -137,31 +187,13 @@ class OpenModelUser(_PlayerUser):
     @task
     def play(self) -> None:
         shared = self.shared
-        shared.window_open.wait()
-        schedule = shared.schedule
-        assert schedule is not None
-        slot = schedule.take(time.perf_counter())
-        if slot is None or shared.window_closed.is_set():
+        due = sleep_until_slot(shared)
+        action = None if due is None or shared.interrupted else shared.take_player()
+        if due is None or action is None:
             self.idle_until_stopped()
             return
-        gevent.sleep(max(0.0, slot.intended_start - time.perf_counter()))
-        woke_at = time.perf_counter()
-        action = None if shared.interrupted else shared.take_player()
-        if action is None:
-            self.idle_until_stopped()
-            return
-        started_at = time.perf_counter()
-        shared.recorder.note_start_delay(started_at - slot.intended_start)
-        cause = late_cause(
-            slot,
-            woke_at,
-            started_at,
-            shared.spec.late_tolerance_s,
-            loop_lag_s=shared.loop_lag_s,
-            in_flight_share=shared.recorder.in_flight / shared.effective_cap,
-        )
-        if cause is not None:
-            shared.recorder.note_late(cause)
+        slot, woke_at = due
+        note_start(shared, slot, woke_at)
         self.send(action, slot.intended_start)
 
     def wait_time(self) -> float:
@@ -205,13 +237,16 @@ def _connect_ahead(session: Any, target: str) -> None:
     return_socket(get_socket())
 
 
+PLAYER_CLASS_NAME = "VeltrixPlayer"
+
+
 def user_class_for(spec: LoadSpec, shared: SharedLoad) -> type[_PlayerUser]:
     """A concrete user class bound to this run's target and shared state."""
     base: type[_PlayerUser] = OpenModelUser if spec.model == "open" else ClosedModelUser
     # answers may legitimately take the whole window plus the drain under overload
     timeout = max(60.0, spec.duration_s + spec.drain_s + 5.0)
     return type(
-        "VeltrixPlayer",
+        PLAYER_CLASS_NAME,
         (base,),
         {
             "abstract": False,

@@ -63,6 +63,9 @@ def render(summary: dict[str, Any]) -> str:
         f"| events acknowledged / persisted | {_num(engine['events_acked'])} / "
         f"{_num(engine['events_persisted'])} |",
     ]
+    if summary.get("invariants_not_applicable"):
+        reason = _text(summary["invariants_not_applicable"])
+        lines.append(f"| invariants | not applicable: {reason} |")
     for name, holds in summary.get("invariants", {}).items():
         lines.append(f"| invariant {name} | {'✅ holds' if holds else '❌ broken'} |")
     return "\n".join(lines) + "\n"

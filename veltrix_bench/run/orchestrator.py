@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 import urllib.error
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -56,6 +56,12 @@ class RunOptions:
     profile: tuple[str, ...] | None = None  # "memory", "cpu"; None: the scenario's `profile`
     handler: str | None = None  # regex naming a foreign engine's handler functions
     profile_pid: int | None = None  # the pid to profile behind --target
+    processes: int = 1  # >1: Locust's master plus that many local workers
+    expect_workers: int = 0  # workers from elsewhere (`vbench worker`) the master waits for
+    master_bind: str = "127.0.0.1"
+    master_port: int | None = None  # None: 5557 when workers come from elsewhere, else any free
+    worker_timeout_s: float = 60.0
+    on_worker_loss: str = "fail"  # or "continue"
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ class RunOutcome:
     run_dir: RunDir
     exit_code: int
     message: str
+    invariants_not_applicable: str | None = None
+    """Why the engine invariants cannot be judged in this run (None: they can)."""
 
 
 class StopSignal:
@@ -159,7 +167,13 @@ class _Run:
 
     def _start_and_load(self) -> None:
         base_url = self._start_engine()
-        self.record["stats_before"] = self._stats(base_url, required=True)
+        custom = self.scenario.locustfile is not None
+        if custom:
+            # the user's own traffic, maybe against another service: nothing to compare
+            self.record["invariants_not_applicable"] = (
+                "custom locustfile: the generator does not know what the target acknowledged"
+            )
+        self.record["stats_before"] = None if custom else self._stats(base_url, required=True)
         if self.session is not None:
             if self.engine is None:
                 self.session.skip("memory", "memory profiling needs the embedded engine")
@@ -173,12 +187,26 @@ class _Run:
             seed=self.options.seed,
             run_tag=f"{self.run_dir.run_id[:15]}-{secrets.token_hex(3)}",
         )
+        options = self.options
+        spec = replace(
+            spec,
+            processes=options.processes,
+            expect_workers=options.expect_workers,
+            master_bind=options.master_bind,
+            master_port=(
+                options.master_port
+                if options.master_port is not None
+                else (5557 if options.expect_workers else 0)
+            ),
+            worker_timeout_s=options.worker_timeout_s,
+            on_worker_loss="continue" if options.on_worker_loss == "continue" else "fail",
+        )
         self.record["load"] = {
             "model": spec.model,
             "target_rate": max(rate for _, rate in spec.stages) if spec.model == "open" else None,
             "stages": [list(stage) for stage in spec.stages] if spec.model == "open" else None,
             "users": spec.max_in_flight if spec.model == "open" else spec.users,
-            "processes": 1,
+            "processes": spec.workers if spec.distributed else 1,
             "duration_s": spec.duration_s,
         }
         spec_path = self.run_dir.file("load-spec.json")
@@ -194,7 +222,7 @@ class _Run:
             self._follow_generator(view)
         if self.stop.event.is_set():
             self._fail("interrupted", "stopped by a signal; partial results written")
-        self.record["stats_after"] = self._settled_stats(base_url)
+        self.record["stats_after"] = None if custom else self._settled_stats(base_url)
         if self.session is not None:
             self.session.end_window()
 
@@ -267,6 +295,11 @@ class _Run:
                 view.update(line, sample, behind)
             elif isinstance(line, Final):
                 self.final = line
+                if line.lost_workers:
+                    self.warnings += [f"load generator {lost}" for lost in line.lost_workers]
+                    self.record["invariants_not_applicable"] = (
+                        "a load generator worker was lost: what it saw acknowledged is unknown"
+                    )
             elif isinstance(line, Error):
                 self._fail("failed", f"load generator: {line.message}")
 
@@ -329,6 +362,7 @@ class _Run:
             "stats_before": self.record.get("stats_before"),
             "stats_after": self.record.get("stats_after"),
             "final": asdict(self.final) if self.final else None,
+            "invariants_not_applicable": self.record.get("invariants_not_applicable"),
             "warnings": self.warnings,
             "thresholds": list(self.scenario.thresholds.checks),
         }
@@ -355,9 +389,10 @@ class _Run:
     def _outcome(self) -> RunOutcome:
         if self.status == "interrupted":
             return RunOutcome(self.run_dir, EXIT_INTERRUPTED, self.detail)
+        not_applicable = self.record.get("invariants_not_applicable")
         if self.status != "complete":
-            return RunOutcome(self.run_dir, EXIT_RUN_FAILED, self.detail)
-        return RunOutcome(self.run_dir, EXIT_OK, "")
+            return RunOutcome(self.run_dir, EXIT_RUN_FAILED, self.detail, not_applicable)
+        return RunOutcome(self.run_dir, EXIT_OK, "", not_applicable)
 
 
 def _planned_load(scenario: Scenario) -> dict[str, Any]:

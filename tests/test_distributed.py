@@ -1,0 +1,221 @@
+"""Distributed runs: exact merges, the split schedule, master and workers on loopback."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+import pytest
+from hdrh.log import HistogramLogReader
+
+from tests.conftest import EngineFactory
+from veltrix_bench.load.arrival import ArrivalSchedule, planned_slots
+from veltrix_bench.load.merge import (
+    IntervalReport,
+    ShareResult,
+    WorkerTally,
+    merge_interval,
+    merge_results,
+    merged,
+)
+from veltrix_bench.load.protocol import Error, Final, LateStarts, Line, RequestCounts, Tick, decode
+from veltrix_bench.load.recorder import LATENCY_LOG, new_histogram
+from veltrix_bench.load.scenario import load_scenario
+from veltrix_bench.load.spec import LoadSpec
+
+WORLD = {"hunts": 2, "players": 100, "places_per_hunt": 4, "clues_per_hunt": 3}
+
+
+def _tick(t: float, requests: int) -> Tick:
+    return Tick(t, requests, requests, 0, 0, None, 0, 0, 0, None, None, None, None, None)
+
+
+def test_merged_histograms_hold_exactly_the_samples_of_one_fed_everything() -> None:
+    rng = random.Random(3)
+    one, two, everything = new_histogram(), new_histogram(), new_histogram()
+    for histogram, scale in ((one, 800.0), (two, 40_000.0)):
+        for _ in range(5000):
+            value = int(rng.expovariate(1 / scale)) + 1
+            histogram.record_value(value)
+            everything.record_value(value)
+    combined = merged([one.encode(), two.encode()])
+    assert combined.get_total_count() == one.get_total_count() + two.get_total_count() == 10_000
+    wanted = [50, 90, 99, 99.9, 100]
+    assert combined.get_percentile_to_value_dict(wanted) == (
+        everything.get_percentile_to_value_dict(wanted)
+    )
+    assert combined.get_max_value() == everything.get_max_value()
+
+
+def test_a_merged_tick_sums_the_workers_counts_and_merges_their_percentiles() -> None:
+    latency_a, latency_b, everything = new_histogram(), new_histogram(), new_histogram()
+    for value in range(1, 101):
+        latency_a.record_value(value * 10)
+        everything.record_value(value * 10)
+    for value in range(1, 301):
+        latency_b.record_value(value * 1000)
+        everything.record_value(value * 1000)
+    reports = [
+        IntervalReport.from_message(
+            IntervalReport.of(_tick(1, 100), latency_a, latency_a).to_message()
+        ),
+        IntervalReport.of(_tick(1, 300), latency_b, latency_b),
+    ]
+    tick, latency, _ = merge_interval(1, reports, 400.0)
+    assert tick.requests == 400 and tick.ok == 400
+    assert latency.get_total_count() == 400
+    assert tick.p99_ms == round(everything.get_value_at_percentile(99) / 1000, 3)
+
+
+def test_merged_results_are_the_sums_of_the_workers_and_count_a_lost_one_by_its_seconds() -> None:
+    finished = WorkerTally("worker 0")
+    histogram = new_histogram()
+    for value in (100, 200, 300):
+        histogram.record_value(value)
+    empty = new_histogram().encode()
+    result = ShareResult(
+        interrupted=False, drained=True, started=3, unanswered=0,
+        requests=RequestCounts(3, 2, 1, 0), late_starts=LateStarts(1, 0),
+        acked_by_type={"join": 2}, sent_by_type={"join": 3}, wins_seen={"1:1": 1},
+        error_samples=["x"], latency=histogram.encode(), service=histogram.encode(),
+        start_delay=empty, loop_lag=empty, peak_rss_mb=50.0, cpu_share=0.4,
+    )  # fmt: skip
+    finished.result = ShareResult.from_message(result.to_message())
+    lost = WorkerTally("worker 1")
+    lost.add_interval(IntervalReport.of(_tick(1, 2), histogram, histogram))
+    lost.lost = "worker 1 lost: killed"
+    total = merge_results([finished, lost])
+    assert total.requests.total == 3 + 2
+    assert total.latency.get_total_count() == 3 + 3  # the lost worker's interval held 3 samples
+    assert total.acked_by_type == {"join": 2}
+    assert not total.drained
+    assert [w.lost for w in total.workers] == [None, "worker 1 lost: killed"]
+
+
+@pytest.mark.parametrize("shares", [2, 3])
+def test_split_schedules_together_offer_exactly_the_whole_schedule(shares: int) -> None:
+    stages = ((2.0, 97.0), (1.5, 31.0), (1.0, 0.0), (0.7, 12.5))
+    whole = ArrivalSchedule(stages, 0.0)
+    expected = []
+    while (slot := whole.take(0.0)) is not None:
+        expected.append(slot.intended_start)
+    parts = []
+    for k in range(shares):
+        schedule = ArrivalSchedule(stages, 0.0, (k, shares))
+        while (slot := schedule.take(0.0)) is not None:
+            parts.append(slot.intended_start)
+    assert sorted(parts) == sorted(expected)
+    assert len(parts) == planned_slots(stages, 10.0)
+
+
+# -- master and workers on loopback -------------------------------------------------------
+
+
+def spec_for(
+    url: str, out_dir: Path, *, rate: float, duration_s: float, **options: object
+) -> LoadSpec:
+    spec = load_scenario("smoke").to_load_spec(
+        url, out_dir, rate=rate, users=None, duration_s=duration_s, seed=5, run_tag="dist"
+    )
+    spec = replace(spec, max_in_flight=40, world=replace(spec.world, players=WORLD["players"]))
+    return replace(spec, master_port=0, **options)  # type: ignore[arg-type]
+
+
+def start_generator(spec: LoadSpec, tmp_path: Path) -> subprocess.Popen[str]:
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(spec.to_json())
+    return subprocess.Popen(
+        [sys.executable, "-m", "veltrix_bench.load.generator", str(spec_path)],
+        stdout=subprocess.PIPE,
+        stderr=(tmp_path / "load.log").open("w"),
+        text=True,
+    )
+
+
+def read_lines(stdout: str) -> list[Line]:
+    return [decode(line) for line in stdout.splitlines() if line.strip()]
+
+
+def hlog_total(path: Path) -> int:
+    reader = HistogramLogReader(str(path), new_histogram())
+    total = new_histogram()
+    while (interval := reader.get_next_interval_histogram()) is not None:
+        total.add(interval)
+    return int(total.get_total_count())
+
+
+@pytest.mark.slow
+def test_two_local_workers_merge_to_exactly_the_sum_of_their_shares(
+    engine_factory: EngineFactory, tmp_path: Path
+) -> None:
+    engine = engine_factory("tuned", world=WORLD)
+    spec = spec_for(engine.url, tmp_path, rate=100, duration_s=3, processes=2)
+    generator = start_generator(spec, tmp_path)
+    stdout, _ = generator.communicate(timeout=90)
+    assert generator.returncode == 0, (tmp_path / "load.log").read_text()[-3000:]
+    lines = read_lines(stdout)
+    final = lines[-1]
+    assert isinstance(final, Final)
+    ticks = [line for line in lines if isinstance(line, Tick)]
+    assert final.processes == 2 and len(final.workers) == 2
+    assert all(worker.requests.total > 0 for worker in final.workers)
+    assert final.requests.total == sum(worker.requests.total for worker in final.workers)
+    assert final.requests.ok == sum(worker.requests.ok for worker in final.workers)
+    assert final.requests.total == sum(tick.requests for tick in ticks)
+    assert hlog_total(tmp_path / LATENCY_LOG) == final.requests.total
+    # the rate was split, not doubled: the two together offered the one schedule
+    assert final.scheduled == planned_slots(spec.stages, final.duration_s)
+    assert final.started == final.requests.total == final.scheduled
+    assert final.drained and not final.lost_workers
+    assert sum(final.acked_by_type.values()) > 0
+
+
+def _kill_a_worker_mid_run(generator: subprocess.Popen[str], after_s: float) -> int:
+    """SIGKILL one of the master's worker processes once the window is running."""
+    master = psutil.Process(generator.pid)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        workers = master.children()
+        if len(workers) == 2:
+            break
+        time.sleep(0.1)
+    time.sleep(after_s)
+    victim = master.children()[0]
+    victim.send_signal(signal.SIGKILL)
+    return victim.pid
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("on_loss", ["fail", "continue"])
+def test_a_worker_killed_mid_run_is_reported_by_name(
+    engine_factory: EngineFactory, tmp_path: Path, on_loss: str
+) -> None:
+    engine = engine_factory("tuned", world=WORLD)
+    spec = spec_for(
+        engine.url, tmp_path, rate=100, duration_s=6, processes=2, on_worker_loss=on_loss
+    )
+    generator = start_generator(spec, tmp_path)
+    victim = _kill_a_worker_mid_run(generator, after_s=4.0)
+    stdout, _ = generator.communicate(timeout=90)
+    lines = read_lines(stdout)
+    final = lines[-1]
+    assert isinstance(final, Final)
+    errors = [line for line in lines if isinstance(line, Error)]
+    assert len(final.lost_workers) == 1 and f"pid {victim}" in final.lost_workers[0]
+    assert "SIGKILL" in final.lost_workers[0]
+    assert final.requests.total == sum(worker.requests.total for worker in final.workers)
+    if on_loss == "fail":
+        assert generator.returncode == 1
+        assert len(errors) == 1 and f"pid {victim}" in errors[0].message
+        assert final.interrupted and final.duration_s < 6
+    else:
+        assert generator.returncode == 0 and not errors
+        assert not final.interrupted and final.duration_s >= 5.9
+        survivor = next(worker for worker in final.workers if worker.lost is None)
+        assert survivor.requests.total > 0.4 * final.scheduled
