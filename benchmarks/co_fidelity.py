@@ -45,9 +45,9 @@ def true_p99(healthy_run: Path, stall_ms: float, period_s: float, samples: int =
     return float(np.percentile(base + residual, 99))
 
 
-def vbench_run(out: Path, config: str, *args: str) -> dict:
+def vbench_run(out: Path, config: str, *args: str, scenario: str = "steady") -> dict:
     done = subprocess.run(
-        [sys.executable, "-m", "veltrix_bench", "run", "--scenario", "steady",
+        [sys.executable, "-m", "veltrix_bench", "run", "--scenario", scenario,
          "--config", config, "--out", str(out), *args],
         capture_output=True, text=True,
     )  # fmt: skip
@@ -80,7 +80,15 @@ def main() -> None:
         base_p99 = healthy["latency_ms"]["p99"]
         truth = true_p99(Path(healthy["run_dir"]), args.stall_ms, args.period_s)
         opened = vbench_run(out, str(config), "--rate", str(args.rate), "--duration", duration)
-        closed = vbench_run(out, str(config), "--users", str(args.users), "--duration", duration)
+        # closed users that send again as soon as answered (no think time): a stall then
+        # holds one request per user, which a closed-loop measurement barely sees
+        closed_scenario = out / "closed.toml"
+        closed_scenario.write_text(
+            'name = "closed-no-wait"\n[load]\nmodel = "closed"\n'
+            f'users = {args.users}\nduration = "{duration}"\nwait = ["0ms", "0ms"]\n'
+        )
+        closed = vbench_run(out, str(config), "--duration", duration,
+                            scenario=str(closed_scenario))  # fmt: skip
 
     measured = opened["latency_ms"]["p99"]
     error = (measured - truth) / truth

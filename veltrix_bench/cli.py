@@ -103,7 +103,7 @@ def run_command(
         int | None, typer.Option(help="Traffic seed (default: the scenario's).")
     ] = None,
     gate: Annotated[
-        bool, typer.Option("--gate", help="Apply the scenario's [thresholds] when the run ends.")
+        bool, typer.Option("--gate", help="Apply the scenario's thresholds when the run ends.")
     ] = False,
     junit: Annotated[Path | None, typer.Option(help="With --gate: JUnit XML here.")] = None,
     profile: Annotated[
