@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from veltrix_bench.report.markdown import _text
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+from veltrix_bench.report.formatting import inert as _text
+from veltrix_bench.report.formatting import short_number as _num
 
 
 def render(comparison: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from veltrix_bench.analysis.gate import GateResult
+from veltrix_bench.report.formatting import short_number as _num
 
 
 def _ms(value: float | None) -> str:
@@ -81,12 +82,6 @@ def print_comparison(console: Console, comparison: dict[str, Any]) -> None:
 
 
 _SHORT = {"no difference called": "no diff", "insufficient data": "n/a"}
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 def print_gate(console: Console, gate: GateResult) -> None:

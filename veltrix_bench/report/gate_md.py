@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from veltrix_bench.analysis.gate import GateResult
-from veltrix_bench.report.markdown import _text
+from veltrix_bench.report.formatting import inert as _text
 
 
 def render(gate: GateResult) -> str:

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from veltrix_bench.report.formatting import inert as _text
+
 
 def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:,.2f} ms"
-
-
-def _text(value: object) -> str:
-    """Scenario and config strings, made inert inside Markdown tables and HTML renderers."""
-    return (
-        str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        .replace("|", "\\|").replace("\n", " ")
-    )  # fmt: skip
 
 
 def render(summary: dict[str, Any]) -> str:
