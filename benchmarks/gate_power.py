@@ -1,12 +1,15 @@
 """Does `vbench gate` catch a real regression without crying wolf?
 
-1. Calibrate: one smoke run of `tuned` gives its p99; the per-event delay fault is set to
-   30% of it, so the candidate's p99 rises by about 30%.
+1. The candidate is `tuned` with the per-event delay fault (`--delay-ms`). The delay is an
+   `asyncio.sleep` and epoll waits in whole milliseconds, so p99 does not rise linearly
+   with it: on this machine 0.5 ms raised smoke's p99 by 1.08x, 0.9 ms by 1.17x, 1.2 ms by
+   1.5x (4-trial compares). The default, 1.05 ms, aims at about +30%; the rise actually
+   measured is reported (median p99 ratio of the slower gates).
 2. REPS gate runs of `tuned` vs `tuned` (each runs its own interleaved trials): all must pass.
 3. REPS gate runs of `tuned` vs `tuned` + delay: at least REPS-1 must fail (exit 1).
 Each gate: `vbench gate --baseline tuned --candidate X --max-regression p99=10%`.
 
-    python benchmarks/gate_power.py [--reps 10] [--trials 5] [--duration 5s]
+    python benchmarks/gate_power.py [--reps 10] [--trials 5] [--duration 5s] [--delay-ms 1.05]
 """
 
 from __future__ import annotations
@@ -46,19 +49,15 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--duration", default="5s")
     parser.add_argument("--bound", default="10%")
-    parser.add_argument("--rise", type=float, default=0.30)
+    parser.add_argument("--delay-ms", type=float, default=1.05)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        calibration = vbench("run", "--scenario", "smoke", "--config", "tuned",
-                             "--duration", args.duration, "--out", scratch)  # fmt: skip
-        run_dir = Path(calibration.stdout.strip().splitlines()[-1])
-        base_p99 = json.loads((run_dir / "summary.json").read_text())["latency_ms"]["p99"]
-        delay_ms = round(base_p99 * args.rise, 2)
+        delay_ms = args.delay_ms
         slower = Path(scratch) / "tuned-slower.toml"
         slower.write_text(
             load_config("tuned").with_overrides(faults={"event_delay_ms": delay_ms}).to_toml()
         )
-        print(f"tuned smoke p99 {base_p99:.2f} ms; candidate delay {delay_ms} ms per request")
+        print(f"candidate: tuned with a delay of {delay_ms} ms per request", flush=True)
         results: dict[str, list[tuple[int, float, dict]]] = {"same": [], "slower": []}
         for rep in range(args.reps):
             for kind, candidate in (("same", "tuned"), ("slower", str(slower))):
