@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import statistics
+import time
+from datetime import datetime
 
 import aiohttp
 import pytest
@@ -40,9 +44,15 @@ def test_every_read_route_answers(engine_factory: EngineFactory) -> None:
     assert stats["acknowledged"] == {"join": 1} and stats["persisted"] == {"join": 1}
 
 
-@pytest.mark.parametrize("preset", ["default", "tuned"])
-def test_a_player_plays_a_hunt_by_the_rules(engine_factory: EngineFactory, preset: str) -> None:
-    engine = engine_factory(preset)
+@pytest.mark.parametrize(
+    ("preset", "http_overrides"),
+    [("default", {}), ("tuned", {}), ("tuned", {"event_loop": "uvloop"})],
+    ids=["default", "tuned", "tuned-uvloop"],
+)
+def test_a_player_plays_a_hunt_by_the_rules(
+    engine_factory: EngineFactory, preset: str, http_overrides: dict[str, str]
+) -> None:
+    engine = engine_factory(preset, http=http_overrides)
     answers = [c["answer"] for c in http("GET", f"{engine.url}/v1/hunts/1")[2]["clues"]]
     before_join = {"id": "c0", "type": "checkin", "hunt": 1, "player": 3, "place": 2}
     events = [
@@ -185,3 +195,23 @@ def test_shutdown_answers_503_then_exits_0_with_acknowledged_events_committed(
     assert (first, late) == (200, 503)
     restarted = engine_factory()
     assert http("GET", f"{restarted.url}/v1/stats")[2]["persisted"] == {"join": 1}
+
+
+def test_the_stall_fault_blocks_the_engine_on_a_fixed_cadence_and_logs_each_stall(
+    engine_factory: EngineFactory,
+) -> None:
+    engine = engine_factory("tuned", faults={"stall_ms": 150, "stall_every_s": 0.4})
+    time.sleep(1.8)
+    status, _, _ = http("GET", f"{engine.url}/healthz")
+    starts, lengths = [], []
+    for line in engine.log_path.read_text().splitlines():
+        if "fault: stalled the process" in line:
+            ended = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            length_ms = float(line.split("for ")[1].split(" ms")[0])
+            starts.append(ended - length_ms / 1000)
+            lengths.append(length_ms)
+    assert status == 200
+    assert len(starts) >= 3 and all(150 <= ms < 1000 for ms in lengths)
+    # start to start, not end to start: the stalled share of time is 150 ms / 400 ms
+    cadence = statistics.median(b - a for a, b in itertools.pairwise(starts))
+    assert 0.35 < cadence < 0.47

@@ -40,6 +40,7 @@ class StorageConfig(_Section):
 class HttpConfig(_Section):
     max_body_bytes: int = Field(1_048_576, ge=256, le=1_073_741_824)
     decoder: Literal["json", "msgspec"] = "json"  # msgspec: one typed object per event
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"  # uvloop: libuv under the same API
 
 
 class WorldConfig(_Section):

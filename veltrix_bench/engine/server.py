@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -192,13 +193,17 @@ class Engine:
 
 
 def _stall_periodically(loop: asyncio.AbstractEventLoop, stall_s: float, every_s: float) -> None:
-    """Fault: block the whole process for `stall_s` every `every_s` (like a long GC pause)."""
+    """Fault: block the whole process for `stall_s`, starting every `every_s` (like a long GC
+    pause). Stalls start on a fixed cadence, so the stalled share of time is stall_s/every_s."""
 
-    def stall() -> None:
+    def stall(due: float) -> None:
+        began = time.perf_counter()
         time.sleep(stall_s)
-        loop.call_later(every_s, stall)
+        log.info("fault: stalled the process for %.1f ms", (time.perf_counter() - began) * 1000)
+        loop.call_at(due + every_s, stall, due + every_s)
 
-    loop.call_later(every_s, stall)
+    first = loop.time() + every_s
+    loop.call_at(first, stall, first)
 
 
 async def serve(config: EngineConfig, host: str, port: int, db_path: Path) -> int:
@@ -245,4 +250,13 @@ def run_engine(config: EngineConfig, host: str, port: int, db: Path | None) -> i
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
     db_path = db if db is not None else Path(config.storage.path)
-    return asyncio.run(serve(config, host, port, db_path))
+    with asyncio.Runner(loop_factory=_loop_factory(config.http.event_loop)) as runner:
+        return runner.run(serve(config, host, port, db_path))
+
+
+def _loop_factory(event_loop: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if event_loop == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None  # asyncio's own

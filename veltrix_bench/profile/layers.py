@@ -42,6 +42,7 @@ HTTP_FILES = (
     "asyncio/selector_events.py",
     "asyncio/transports.py",
     "asyncio/sslproto.py",
+    "uvloop/",
 )
 
 # Engine code that is not the handler (routes for reads and metrics, the metrics module, ...):
