@@ -35,6 +35,11 @@ class StorageConfig(_Section):
     commit: Literal["event", "batch"] = "event"
     journal_mode: Literal["delete", "truncate", "persist", "memory", "wal", "off"] = "delete"
     synchronous: Literal["off", "normal", "full", "extra"] = "full"
+    # WAL only. "auto": SQLite checkpoints inside the commit that fills wal_autocheckpoint
+    # pages, stalling that commit; "background": a thread of its own checkpoints every
+    # checkpoint_every_ms while the writer goes on.
+    checkpoint: Literal["auto", "background"] = "auto"
+    checkpoint_every_ms: float = Field(500.0, gt=0, le=600_000)
 
 
 class HttpConfig(_Section):

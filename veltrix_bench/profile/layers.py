@@ -5,7 +5,7 @@ event handler), `storage` (SQLite and the engine's storage module, and the write
 `other` (everything else: the event loop itself, metrics, start-up code, ...).
 
 How a stack is attributed:
-1. A thread rule first: everything the SQLite writer thread does is storage.
+1. A thread rule first: everything the SQLite writer and checkpointer threads do is storage.
 2. Then the frames from the innermost (where the allocation or the sample happened) outwards;
    the first frame that a frame rule claims decides. Frames no rule claims (the standard
    library's `json`, `asyncio.tasks`, `threading`, ...) are transparent: they take the layer
@@ -26,7 +26,7 @@ from veltrix_bench.profile.handler import HandlerMatcher
 
 LAYERS = ("http", "handler", "storage", "other")
 
-WRITER_THREAD_PREFIXES = ("veltrix-writer",)
+WRITER_THREAD_PREFIXES = ("veltrix-writer", "veltrix-checkpointer")
 
 STORAGE_FILES = ("sqlite3/", "veltrix_bench/engine/storage.py")
 
