@@ -14,6 +14,7 @@ from veltrix_bench.analysis.compare import (
     parse_metric_bounds,
     ratio_interval,
 )
+from veltrix_bench.analysis.metrics import TRIAL_ROUND, paired_values
 
 DEFAULT = [512.0, 498.0, 530.0, 505.0, 520.0]
 TUNED = [48.0, 50.0, 47.0, 49.5, 46.0]
@@ -57,3 +58,45 @@ def test_metric_bounds_parse_and_reject_unknown_names() -> None:
     }
     with pytest.raises(ValueError, match="unknown metric 'speed'"):
         parse_metric_bounds(["speed=3%"], "--max-regression")
+
+
+def _round(value: float, index: int) -> dict:
+    return {"latency_ms": {"p99": value}, "profiled": False, TRIAL_ROUND: ((), index)}
+
+
+# whole rounds run slower or faster together, as on a shared machine
+ROUND_LEVELS = [10.0, 14.0, 8.0, 12.0, 9.0]
+
+
+def test_paired_rounds_take_out_what_a_whole_round_shares_and_call_a_30_percent_rise() -> None:
+    baseline = list(ROUND_LEVELS)
+    wiggles = [1.02, 0.98, 1.01, 0.99, 1.0]
+    candidate = [v * 1.3 * w for v, w in zip(ROUND_LEVELS, wiggles, strict=True)]
+    unpaired = compare_metric(METRICS["p99"], baseline, candidate, 0.10)
+    pairs = list(zip(baseline, candidate, strict=True))
+    paired = compare_metric(METRICS["p99"], baseline, candidate, 0.10, pairs)
+    assert unpaired.verdict == SAME  # round-to-round spread hides it
+    assert paired.verdict == WORSE and paired.paired_rounds == 5
+    assert paired.ci_low is not None and 1.25 < paired.ci_low <= 1.3 <= paired.ci_high < 1.35
+
+
+def test_paired_rounds_of_the_same_config_call_nothing() -> None:
+    baseline = list(ROUND_LEVELS)
+    candidate = [v * w for v, w in zip(ROUND_LEVELS, [1.03, 0.97, 1.02, 0.99, 1.01], strict=True)]
+    row = compare_metric(
+        METRICS["p99"], baseline, candidate, 0.05, list(zip(baseline, candidate, strict=True))
+    )
+    assert row.verdict == SAME and row.ci_low is not None and row.ci_low < 1 < row.ci_high
+
+
+def test_values_pair_by_round_and_skip_rounds_one_side_lost() -> None:
+    baseline = [_round(v, i) for i, v in enumerate([10.0, 11.0, 12.0])]
+    candidate = [_round(v, i) for i, v in ((0, 13.0), (2, 15.0))]  # round 1 failed
+    assert paired_values(baseline, candidate, METRICS["p99"]) == [(10.0, 13.0), (12.0, 15.0)]
+    finished_runs = [{"latency_ms": {"p99": 10.0}, "profiled": False}]
+    assert paired_values(finished_runs, candidate, METRICS["p99"]) is None
+
+
+def test_too_few_paired_rounds_fall_back_to_the_unpaired_interval() -> None:
+    row = compare_metric(METRICS["p99"], [10.0, 11.0], [13.0, 14.0], 0.05, [(10.0, 13.0)])
+    assert row.paired_rounds == 0 and row.ratio == pytest.approx(13.5 / 10.5)

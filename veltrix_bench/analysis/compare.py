@@ -2,6 +2,11 @@
 
 A difference is called only when the whole confidence interval of the ratio lies beyond the
 noise threshold; otherwise the verdict is "no difference called".
+
+Trials run interleaved (A B A B ...) are paired by round: the ratio is then the median of the
+per-round ratios and its interval a bootstrap over rounds. On a shared machine whole rounds
+run faster or slower together (measured here: per-trial p99 varied 13% between rounds while
+the A/A ratio within a round varied ~4%), and pairing takes that common part out.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from veltrix_bench.analysis.metrics import (
     COMPARED,
     METRICS,
     Metric,
+    paired_values,
     parse_fraction,
     parse_metric_bounds,
     values,
@@ -50,6 +56,7 @@ class MetricComparison:
     p_value: float | None
     threshold: float
     verdict: str
+    paired_rounds: int = 0  # > 0: ratio and interval from this many per-round ratios
 
     @property
     def improvement(self) -> float | None:
@@ -95,15 +102,54 @@ def ratio_interval(
     return float(low), float(high)
 
 
+MIN_PAIRED_ROUNDS = 3
+
+
+def paired_ratio_interval(
+    pairs: list[tuple[float, float]], seed: int = 0
+) -> tuple[float, tuple[float, float] | None] | None:
+    """(median of candidate/baseline per round, its 95% percentile-bootstrap interval)."""
+    ratios = np.asarray([c / b for b, c in pairs if b > 0], float)
+    if len(ratios) < MIN_PAIRED_ROUNDS:
+        return None
+    point = float(np.median(ratios))
+    if np.all(ratios == ratios[0]):
+        return point, (point, point)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = stats.bootstrap(
+            (ratios,),
+            np.median,
+            n_resamples=BOOTSTRAP_RESAMPLES,
+            confidence_level=CONFIDENCE,
+            method="percentile",
+            vectorized=True,
+            random_state=np.random.default_rng(seed),
+        )
+    low, high = result.confidence_interval
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return point, None
+    return point, (float(low), float(high))
+
+
 def compare_metric(
-    metric: Metric, baseline: list[float], candidate: list[float], threshold: float
+    metric: Metric,
+    baseline: list[float],
+    candidate: list[float],
+    threshold: float,
+    pairs: list[tuple[float, float]] | None = None,
 ) -> MetricComparison:
+    """`pairs`: (baseline, candidate) values of the same round, when trials were interleaved."""
     base_median = float(np.median(baseline)) if baseline else None
     cand_median = float(np.median(candidate)) if candidate else None
     ratio = None
     if base_median not in (None, 0.0) and cand_median is not None:
         ratio = cand_median / base_median
-    interval = ratio_interval(baseline, candidate)
+    paired = paired_ratio_interval(pairs) if pairs else None
+    if paired is not None:
+        ratio, interval = paired
+    else:
+        interval = ratio_interval(baseline, candidate)
     p_value = None
     if len(baseline) >= 2 and len(candidate) >= 2 and len(set(baseline) | set(candidate)) > 1:
         p_value = float(stats.mannwhitneyu(baseline, candidate, alternative="two-sided").pvalue)
@@ -132,6 +178,7 @@ def compare_metric(
         p_value=p_value,
         threshold=threshold,
         verdict=verdict,
+        paired_rounds=len(pairs) if paired is not None and pairs else 0,
     )
 
 
@@ -148,6 +195,7 @@ def compare_sides(
             values(baseline, METRICS[name]),
             values(candidate, METRICS[name]),
             thresholds.get(name, DEFAULT_THRESHOLD),
+            paired_values(baseline, candidate, METRICS[name]),
         )
         for name in metrics
     ]

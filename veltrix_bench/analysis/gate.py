@@ -64,11 +64,18 @@ def regression_checks(
     baseline: list[dict[str, Any]], candidate: list[dict[str, Any]], bounds: dict[str, float]
 ) -> list[GateCheck]:
     from veltrix_bench.analysis.compare import UNKNOWN, WORSE, compare_metric  # scipy: slow import
+    from veltrix_bench.analysis.metrics import paired_values
 
     out = []
     for name, allowed in bounds.items():
         metric = METRICS[name]
-        row = compare_metric(metric, values(baseline, metric), values(candidate, metric), allowed)
+        row = compare_metric(
+            metric,
+            values(baseline, metric),
+            values(candidate, metric),
+            allowed,
+            paired_values(baseline, candidate, metric),
+        )
         trials = (len(row.baseline), len(row.candidate))
         if row.verdict == UNKNOWN:
             passed = False
@@ -83,7 +90,9 @@ def regression_checks(
                 f"{'pass' if passed else 'FAIL'}: {name} {_fmt(row.candidate_median)} vs "
                 f"baseline {_fmt(row.baseline_median)} (ratio {_fmt(row.ratio)}, 95% CI "
                 f"{_fmt(row.ci_low)}-{_fmt(row.ci_high)}, Mann-Whitney p {_fmt(row.p_value)}, "
-                f"{trials[0]}+{trials[1]} trials); allowed {direction} {allowed:.0%}"
+                f"{trials[0]}+{trials[1]} trials"
+                + (f", paired in {row.paired_rounds} rounds" if row.paired_rounds else "")
+                + f"); allowed {direction} {allowed:.0%}"
                 + ("" if passed else ": the whole interval is beyond it")
             )
         out.append(
@@ -101,6 +110,7 @@ def regression_checks(
                     "ci_low": row.ci_low,
                     "ci_high": row.ci_high,
                     "p_value": row.p_value,
+                    "paired_rounds": row.paired_rounds,
                     "allowed": allowed,
                     "verdict": row.verdict,
                 },  # fmt: skip

@@ -59,6 +59,29 @@ def values(summaries: list[dict[str, Any]], metric: Metric) -> list[float]:
     return [v for v in found if v is not None]
 
 
+TRIAL_ROUND = "trial_round"
+"""Key an interleaved trial's summary carries in memory: the round (A B ...) it ran in."""
+
+
+def paired_values(
+    baseline: list[dict[str, Any]], candidate: list[dict[str, Any]], metric: Metric
+) -> list[tuple[float, float]] | None:
+    """(baseline, candidate) values of the rounds both sides completed; None when the trials
+    were not interleaved rounds (finished run directories, say)."""
+    sides = []
+    for summaries in (baseline, candidate):
+        chosen = [s for s in summaries if bool(s.get("profiled")) == metric.profiled]
+        if not chosen or any(s.get(TRIAL_ROUND) is None for s in chosen):
+            return None
+        sides.append({s[TRIAL_ROUND]: metric.value(s) for s in chosen})
+    base, cand = sides
+    return [
+        (b, c)
+        for round_ in sorted(base.keys() & cand.keys())
+        if (b := base[round_]) is not None and (c := cand[round_]) is not None
+    ]
+
+
 def parse_fraction(text: str) -> float:
     """'5%' or '0.05' -> 0.05; ValueError with what is allowed."""
     cleaned = text.strip()

@@ -29,6 +29,8 @@ def render(comparison: dict[str, Any]) -> str:
         for row in pair["metrics"]:
             interval = (
                 f"{row['ci_low']:.3f}–{row['ci_high']:.3f}" if row["ci_low"] is not None else "–"
+            ) + (
+                f" paired ({row['paired_rounds']} rounds)" if row.get("paired_rounds") else ""
             )
             p_value = f"{row['p_value']:.3f}" if row["p_value"] is not None else "–"
             lines.append(
@@ -39,6 +41,8 @@ def render(comparison: dict[str, Any]) -> str:
         lines.append("")
     lines.append(
         "Ratio = candidate / baseline. A difference is called only when the whole 95% bootstrap "
-        "interval of the ratio of medians lies beyond the noise threshold."
+        "interval of the ratio of medians lies beyond the noise threshold. Trials run as "
+        "interleaved rounds are paired: the ratio is then the median of the per-round ratios "
+        "and its interval a bootstrap over rounds (marked 'paired')."
     )
     return "\n".join(lines) + "\n"

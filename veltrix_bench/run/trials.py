@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from veltrix_bench.analysis.comparison import Side
+from veltrix_bench.analysis.metrics import TRIAL_ROUND
 from veltrix_bench.errors import EXIT_INTERRUPTED, VbenchError
 from veltrix_bench.report import write_reports
 from veltrix_bench.run.orchestrator import RunOptions, execute
@@ -65,7 +66,7 @@ def run_interleaved(
             if outcome.exit_code != 0 or broken:
                 console.print(f"[yellow]  {config} {label} failed: {outcome.message or broken}[/]")
                 continue
-            collected[side][0].append(summary)
+            collected[side][0].append(summary | {TRIAL_ROUND: (profile, index)})
             collected[side][1].append(outcome.run_dir.path)
             console.print(f"  p99 {summary['latency_ms']['p99']} ms · "
                           f"{summary['requests']['throughput_rps']:,.0f} req/s")  # fmt: skip
