@@ -433,7 +433,7 @@ def gate_command(
         list[str] | None, typer.Option(help="Allowed change, e.g. p99=10% (repeatable).")
     ] = None,
     scenario: Annotated[str, typer.Option(help="Scenario of the trials (configs only).")] = "smoke",
-    trials: Annotated[int, typer.Option(min=2, help="Trials per side (configs only).")] = 5,
+    trials: Annotated[int, typer.Option(min=2, help="Trials per side (configs only).")] = 8,
     duration: Annotated[str | None, typer.Option(help="Override the trials' load window.")] = None,
     rate: Annotated[float | None, typer.Option(help="Override the trials' rate.")] = None,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here.")] = None,
