@@ -3,13 +3,14 @@
 1. The candidate is `tuned` with the per-event delay fault (`--delay-ms`). The delay is a
    timer on the event loop, which waits in whole milliseconds, so p99 does not rise
    linearly with it. Measured on smoke with `tuned` (5 interleaved rounds, median of the
-   per-round p99 ratios): 2 ms raised p99 by 1.27x, 3 ms by 1.43x. The default, 2 ms, is
-   the one nearest +30%; the rise actually measured in this run is reported.
+   per-round p99 ratios): 2 ms raised p99 by 1.27x, 3 ms by 1.43x; in the gates of a
+   later run 2 ms gave only 1.14x and 1.24x. The default, 3 ms, aims at about +30% or a
+   little more; the rise actually measured (median ratio of the slower gates) is reported.
 2. REPS gate runs of `tuned` vs `tuned` (each runs its own interleaved trials): all must pass.
 3. REPS gate runs of `tuned` vs `tuned` + delay: at least REPS-1 must fail (exit 1).
 Each gate: `vbench gate --baseline tuned --candidate X --max-regression p99=10%`.
 
-    python benchmarks/gate_power.py [--reps 10] [--trials 8] [--duration 5s] [--delay-ms 2]
+    python benchmarks/gate_power.py [--reps 10] [--trials 8] [--duration 5s] [--delay-ms 3]
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--duration", default="5s")
     parser.add_argument("--bound", default="10%")
-    parser.add_argument("--delay-ms", type=float, default=2.0)
+    parser.add_argument("--delay-ms", type=float, default=3.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         delay_ms = args.delay_ms

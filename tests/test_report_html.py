@@ -98,8 +98,18 @@ def test_the_run_report_renders_every_plot_without_console_errors(run_dir: Path,
 
 
 def test_markdown_and_console_output_keep_markup_inert(run_dir: Path) -> None:
+    from rich.console import Console
+
+    from veltrix_bench.report.console import print_summary
+
     markdown = (run_dir / "report.md").read_text()
     assert "<script>" not in markdown and "&lt;script&gt;" in markdown
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["config"] = "[bold red]tuned[/]"  # rich markup: printed as it is, never applied
+    console = Console(record=True, width=200, color_system=None)
+    print_summary(console, summary)
+    text = console.export_text()
+    assert HOSTILE in text and "[bold red]tuned[/]" in text
 
 
 def test_the_comparison_report_renders_and_escapes(run_dir: Path, browser, tmp_path: Path) -> None:
