@@ -100,3 +100,10 @@ def test_values_pair_by_round_and_skip_rounds_one_side_lost() -> None:
 def test_too_few_paired_rounds_fall_back_to_the_unpaired_interval() -> None:
     row = compare_metric(METRICS["p99"], [10.0, 11.0], [13.0, 14.0], 0.05, [(10.0, 13.0)])
     assert row.paired_rounds == 0 and row.ratio == pytest.approx(13.5 / 10.5)
+
+
+def test_each_round_rotates_which_side_runs_first() -> None:
+    from veltrix_bench.run.trials import round_order
+
+    assert [round_order(["A", "B"], r) for r in range(3)] == [["A", "B"], ["B", "A"], ["A", "B"]]
+    assert round_order(["A", "B", "C"], 1) == ["B", "C", "A"]

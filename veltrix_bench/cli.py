@@ -344,7 +344,7 @@ def compare_command(
         "reports"
     ),
 ) -> None:
-    """Compare configs by interleaved trials (A B A B ...), or finished runs, with confidence.
+    """Compare configs by interleaved trials (A B, B A, ...), or finished runs, with confidence.
 
     The last line printed is the compare directory's path.
     """
