@@ -8,8 +8,10 @@ from veltrix_bench.analysis.compare import (
     BETTER,
     METRICS,
     SAME,
+    UNKNOWN,
     WORSE,
     compare_metric,
+    compare_sides,
     headline,
     parse_metric_bounds,
     ratio_interval,
@@ -107,3 +109,16 @@ def test_each_round_rotates_which_side_runs_first() -> None:
 
     assert [round_order(["A", "B"], r) for r in range(3)] == [["A", "B"], ["B", "A"], ["A", "B"]]
     assert round_order(["A", "B", "C"], 1) == ["B", "C", "A"]
+
+
+def test_a_percentile_with_too_few_requests_beyond_it_is_not_judged() -> None:
+    def trial(p999: float, total: int) -> dict:
+        return {"latency_ms": {"p999": p999}, "requests": {"total": total}, "profiled": False}
+
+    short = [trial(v, 1000) for v in (10.0, 11.0, 12.0)]
+    slower = [trial(v, 1000) for v in (20.0, 22.0, 24.0)]
+    row = compare_sides(short, slower, metrics=("p999",))[0]
+    assert row.verdict == UNKNOWN and row.ratio == pytest.approx(2.0)
+    longer = [trial(v, 20_000) for v in (10.0, 11.0, 12.0)]
+    slower_longer = [trial(v, 20_000) for v in (20.0, 22.0, 24.0)]
+    assert compare_sides(longer, slower_longer, metrics=("p999",))[0].verdict == WORSE

@@ -26,6 +26,7 @@ from veltrix_bench.analysis.metrics import (
     paired_values,
     parse_fraction,
     parse_metric_bounds,
+    thin_tail,
     values,
 )
 
@@ -138,8 +139,11 @@ def compare_metric(
     candidate: list[float],
     threshold: float,
     pairs: list[tuple[float, float]] | None = None,
+    not_judged: str | None = None,
 ) -> MetricComparison:
-    """`pairs`: (baseline, candidate) values of the same round, when trials were interleaved."""
+    """`pairs`: (baseline, candidate) values of the same round, when trials were interleaved.
+    `not_judged`: why no difference may be called (too few samples, say): the figures are
+    still computed and the verdict is 'insufficient data'."""
     base_median = float(np.median(baseline)) if baseline else None
     cand_median = float(np.median(candidate)) if candidate else None
     ratio = None
@@ -154,7 +158,9 @@ def compare_metric(
     if len(baseline) >= 2 and len(candidate) >= 2 and len(set(baseline) | set(candidate)) > 1:
         p_value = float(stats.mannwhitneyu(baseline, candidate, alternative="two-sided").pvalue)
     verdict = UNKNOWN
-    if baseline and candidate and not any(baseline) and not any(candidate):
+    if not_judged is not None:
+        pass
+    elif baseline and candidate and not any(baseline) and not any(candidate):
         verdict = SAME  # zero on both sides (no errors, say): nothing differs
     elif interval is not None:
         low, high = interval
@@ -196,6 +202,7 @@ def compare_sides(
             values(candidate, METRICS[name]),
             thresholds.get(name, DEFAULT_THRESHOLD),
             paired_values(baseline, candidate, METRICS[name]),
+            thin_tail(baseline + candidate, METRICS[name]),
         )
         for name in metrics
     ]

@@ -64,7 +64,7 @@ def regression_checks(
     baseline: list[dict[str, Any]], candidate: list[dict[str, Any]], bounds: dict[str, float]
 ) -> list[GateCheck]:
     from veltrix_bench.analysis.compare import UNKNOWN, WORSE, compare_metric  # scipy: slow import
-    from veltrix_bench.analysis.metrics import paired_values
+    from veltrix_bench.analysis.metrics import paired_values, thin_tail
 
     out = []
     for name, allowed in bounds.items():
@@ -75,9 +75,14 @@ def regression_checks(
             values(candidate, metric),
             allowed,
             paired_values(baseline, candidate, metric),
+            thin_tail(baseline + candidate, metric),
         )
         trials = (len(row.baseline), len(row.candidate))
-        if row.verdict == UNKNOWN:
+        reason = thin_tail(baseline + candidate, metric)
+        if row.verdict == UNKNOWN and reason is not None:
+            passed = False
+            message = f"FAIL: {reason}; run longer trials or gate a lower percentile"
+        elif row.verdict == UNKNOWN:
             passed = False
             message = (
                 f"FAIL: {name} cannot be judged ({trials[0]} baseline and {trials[1]} candidate "
