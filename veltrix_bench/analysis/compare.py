@@ -86,11 +86,18 @@ def ratio_interval(
     if np.all(base == base[0]) and np.all(cand == cand[0]):
         point = float(cand[0] / base[0])
         return point, point  # no spread to resample: the interval is the point
+    return _percentile_bootstrap((base, cand), _median_ratio, seed)
+
+
+def _percentile_bootstrap(
+    samples: tuple[np.ndarray, ...], statistic: Any, seed: int
+) -> tuple[float, float] | None:
+    """95% percentile-bootstrap interval of `statistic` (vectorized), or None if not finite."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # few trials: scipy warns about degenerate resamples
         result = stats.bootstrap(
-            (base, cand),
-            _median_ratio,
+            samples,
+            statistic,
             n_resamples=BOOTSTRAP_RESAMPLES,
             confidence_level=CONFIDENCE,
             method="percentile",
@@ -116,21 +123,7 @@ def paired_ratio_interval(
     point = float(np.median(ratios))
     if np.all(ratios == ratios[0]):
         return point, (point, point)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = stats.bootstrap(
-            (ratios,),
-            np.median,
-            n_resamples=BOOTSTRAP_RESAMPLES,
-            confidence_level=CONFIDENCE,
-            method="percentile",
-            vectorized=True,
-            random_state=np.random.default_rng(seed),
-        )
-    low, high = result.confidence_interval
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return point, None
-    return point, (float(low), float(high))
+    return point, _percentile_bootstrap((ratios,), np.median, seed)
 
 
 def compare_metric(
@@ -157,12 +150,10 @@ def compare_metric(
     p_value = None
     if len(baseline) >= 2 and len(candidate) >= 2 and len(set(baseline) | set(candidate)) > 1:
         p_value = float(stats.mannwhitneyu(baseline, candidate, alternative="two-sided").pvalue)
-    verdict = UNKNOWN
-    if not_judged is not None:
-        pass
-    elif baseline and candidate and not any(baseline) and not any(candidate):
+    verdict = UNKNOWN  # stays so when `not_judged` says why
+    if not_judged is None and baseline and candidate and not any(baseline) and not any(candidate):
         verdict = SAME  # zero on both sides (no errors, say): nothing differs
-    elif interval is not None:
+    elif not_judged is None and interval is not None:
         low, high = interval
         if low > 1 + threshold:
             verdict = WORSE if metric.lower_is_better else BETTER

@@ -69,16 +69,16 @@ def regression_checks(
     out = []
     for name, allowed in bounds.items():
         metric = METRICS[name]
+        reason = thin_tail(baseline + candidate, metric)
         row = compare_metric(
             metric,
             values(baseline, metric),
             values(candidate, metric),
             allowed,
             paired_values(baseline, candidate, metric),
-            thin_tail(baseline + candidate, metric),
+            reason,
         )
         trials = (len(row.baseline), len(row.candidate))
-        reason = thin_tail(baseline + candidate, metric)
         if row.verdict == UNKNOWN and reason is not None:
             passed = False
             message = f"FAIL: {reason}; run longer trials or gate a lower percentile"

@@ -53,10 +53,14 @@ COMPARED = (
 )  # fmt: skip
 
 
+def trials_for(summaries: list[dict[str, Any]], metric: Metric) -> list[dict[str, Any]]:
+    """The trials a metric is read from: profiled ones for allocations and CPU, else the rest."""
+    return [s for s in summaries if bool(s.get("profiled")) == metric.profiled]
+
+
 def values(summaries: list[dict[str, Any]], metric: Metric) -> list[float]:
     """The metric from each summary that has it; latency metrics only from unprofiled runs."""
-    chosen = [s for s in summaries if bool(s.get("profiled")) == metric.profiled]
-    found = [metric.value(s) for s in chosen]
+    found = [metric.value(s) for s in trials_for(summaries, metric)]
     return [v for v in found if v is not None]
 
 
@@ -70,11 +74,7 @@ def thin_tail(summaries: list[dict[str, Any]], metric: Metric) -> str | None:
     """Why this percentile cannot be judged from these trials, or None if it can."""
     if not metric.tail:
         return None
-    totals = [
-        s.get("requests", {}).get("total") or 0
-        for s in summaries
-        if bool(s.get("profiled")) == metric.profiled
-    ]
+    totals = [s.get("requests", {}).get("total") or 0 for s in trials_for(summaries, metric)]
     if not totals:
         return None
     beyond = min(totals) * metric.tail
@@ -97,7 +97,7 @@ def paired_values(
     were not interleaved rounds (finished run directories, say)."""
     sides = []
     for summaries in (baseline, candidate):
-        chosen = [s for s in summaries if bool(s.get("profiled")) == metric.profiled]
+        chosen = trials_for(summaries, metric)
         if not chosen or any(s.get(TRIAL_ROUND) is None for s in chosen):
             return None
         sides.append({s[TRIAL_ROUND]: metric.value(s) for s in chosen})
