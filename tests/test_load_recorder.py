@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +19,7 @@ from veltrix_bench.load.recorder import (
     Recorder,
     new_histogram,
     outcome_of,
+    values_at_percentiles,
 )
 
 # 3 significant digits: a bucket spans at most 1/1024 of its values
@@ -197,3 +199,14 @@ def test_hlog_files_read_back_with_the_same_totals(tmp_path: Path) -> None:
                 percentile
             )
         assert merged.get_max_value() == whole.get_max_value()
+
+
+def test_percentiles_from_one_numpy_pass_match_the_librarys_walk() -> None:
+    rng = random.Random(7)
+    wanted = (0, 1, 50, 90, 95, 99, 99.9, 99.99, 100)
+    for count in (1, 2, 7, 100, 5_000):
+        histogram = new_histogram()
+        for _ in range(count):
+            histogram.record_value(max(1, int(rng.lognormvariate(rng.uniform(3, 14), 1.5))))
+        expected = [histogram.get_value_at_percentile(p) for p in wanted]
+        assert values_at_percentiles(histogram, wanted) == expected

@@ -12,11 +12,13 @@ No gevent here: it runs in the generator's single thread and is tested on its ow
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
 
@@ -54,16 +56,39 @@ def outcome_of(status_code: int, exception: object) -> Outcome:
 def summarize(histogram: HdrHistogram) -> LatencySummary:
     if histogram.get_total_count() == 0:
         return LatencySummary(None, None, None, None, None, None, None)
-    at = histogram.get_percentile_to_value_dict([50, 90, 95, 99, 99.9])
+    p50, p90, p95, p99, p999 = values_at_percentiles(histogram, (50, 90, 95, 99, 99.9))
     return LatencySummary(
-        p50=_ms(at[50]),
-        p90=_ms(at[90]),
-        p95=_ms(at[95]),
-        p99=_ms(at[99]),
-        p999=_ms(at[99.9]),
+        p50=_ms(p50),
+        p90=_ms(p90),
+        p95=_ms(p95),
+        p99=_ms(p99),
+        p999=_ms(p999),
         max=_ms(histogram.get_max_value()),
         mean=_ms(histogram.get_mean_value()),
     )
+
+
+def values_at_percentiles(histogram: HdrHistogram, wanted: Sequence[float]) -> list[int]:
+    """What HdrHistogram's get_value_at_percentile answers for each, from one numpy pass.
+
+    The library walks its counts array in Python, index by index up to the percentile's
+    value: ~7,000 steps for a p99 of 70 ms, ~1 ms per call. The generator asks for five
+    every second, in the thread that sends the load, so here the walk is a cumulative sum.
+    """
+    total = histogram.get_total_count()
+    cumulative = np.cumsum(np.ctypeslib.as_array(histogram.counts)[: histogram.counts_len])
+    values = []
+    for percentile in wanted:
+        # the library's target count (get_target_count_at_percentile)
+        target = max(int(min(percentile, 100.0) * total / 100 + 0.5), 1)
+        index = int(np.searchsorted(cumulative, target))  # first index reaching it
+        value = histogram.get_value_from_index(index)
+        values.append(
+            histogram.get_highest_equivalent_value(value)
+            if percentile
+            else histogram.get_lowest_equivalent_value(value)
+        )
+    return values
 
 
 def _ms(microseconds: float) -> float:
@@ -71,7 +96,11 @@ def _ms(microseconds: float) -> float:
 
 
 def _clamp_us(value: float) -> int:
-    return min(max(int(round(value)), LOWEST_US), HIGHEST_US)
+    # comparisons rather than min/max/round: this runs for every request
+    microseconds = int(value + 0.5)
+    if microseconds < LOWEST_US:
+        return LOWEST_US
+    return microseconds if microseconds < HIGHEST_US else HIGHEST_US
 
 
 class _Counts:
@@ -138,8 +167,11 @@ class Recorder:
     """Whole-run and per-second histograms and counts of one generator process."""
 
     def __init__(self) -> None:
-        self.latency = new_histogram()
-        self.service = new_histogram()
+        # Each request goes into the interval histograms only; a closed interval is added
+        # to the whole-run ones (one C-level array add per second instead of two more
+        # record_value calls per request: the generator's own CPU is the load's ceiling).
+        self._closed_latency = new_histogram()
+        self._closed_service = new_histogram()
         self._interval_latency = new_histogram()
         self._interval_service = new_histogram()
         self.total = _Counts()
@@ -152,6 +184,16 @@ class Recorder:
         self.error_samples: list[str] = []
         self._logs: tuple[IntervalLog, IntervalLog] | None = None
         self._interval_start_s = 0.0
+
+    @property
+    def latency(self) -> HdrHistogram:
+        """Whole-run intended-time latency (closed intervals plus the open one)."""
+        return _sum_of(self._closed_latency, self._interval_latency)
+
+    @property
+    def service(self) -> HdrHistogram:
+        """Whole-run service time (closed intervals plus the open one)."""
+        return _sum_of(self._closed_service, self._interval_service)
 
     @property
     def in_flight(self) -> int:
@@ -172,12 +214,8 @@ class Recorder:
         self._interval.add_late(cause)
 
     def record(self, latency_us: float, service_us: float, outcome: Outcome) -> None:
-        latency = _clamp_us(latency_us)
-        service = _clamp_us(service_us)
-        self.latency.record_value(latency)
-        self._interval_latency.record_value(latency)
-        self.service.record_value(service)
-        self._interval_service.record_value(service)
+        self._interval_latency.record_value(_clamp_us(latency_us))
+        self._interval_service.record_value(_clamp_us(service_us))
         self.total.add(outcome)
         self._interval.add(outcome)
 
@@ -239,6 +277,8 @@ class Recorder:
         if self._logs is not None:
             self._logs[0].write(interval_latency, start_s, end_s)
             self._logs[1].write(interval_service, start_s, end_s)
+        _add(self._closed_latency, interval_latency)
+        _add(self._closed_service, interval_service)
         counts = self._interval
         latency = percentiles(interval_latency, (50, 90, 99))
         service = percentiles(interval_service, (50, 99))
@@ -278,9 +318,21 @@ class Recorder:
             self._logs = None
 
 
+def _sum_of(*histograms: HdrHistogram) -> HdrHistogram:
+    total = new_histogram()
+    for histogram in histograms:
+        _add(total, histogram)
+    return total
+
+
+def _add(total: HdrHistogram, histogram: HdrHistogram) -> None:
+    # an empty histogram reports a minimum of 0, which add() would carry into the total
+    if histogram.get_total_count():
+        total.add(histogram)
+
+
 def percentiles(histogram: HdrHistogram, wanted: tuple[int, ...]) -> list[float | None]:
     """Those percentiles in ms, or Nones when the histogram is empty."""
     if histogram.get_total_count() == 0:
         return [None] * len(wanted)
-    at = histogram.get_percentile_to_value_dict(list(wanted))
-    return [_ms(at[p]) for p in wanted]
+    return [_ms(value) for value in values_at_percentiles(histogram, wanted)]

@@ -66,18 +66,19 @@ class LoadShare:
     def attach(self, env: Environment) -> None:
         env.user_classes[:] = self.user_classes
         env.host = self.spec.target
-        env.events.request.add_listener(self._on_request)
+        # vbench's own users go straight to the recorder: this runs once per request
+        listener = self._on_custom_request if self.custom else self.recorder.on_request
+        env.events.request.add_listener(listener)
 
-    def _on_request(self, **request: Any) -> None:
-        if self.custom:
-            context = request.get("context") or {}
-            if "intended_start" not in context:
-                # unpaced requests of the user's classes count only inside the window
-                shared = self.shared
-                if not shared.window_open.is_set() or shared.window_closed.is_set():
-                    return
-                if not context.get("warm_up"):
-                    self.recorder.note_started()
+    def _on_custom_request(self, **request: Any) -> None:
+        context = request.get("context") or {}
+        if "intended_start" not in context:
+            # unpaced requests of the user's classes count only inside the window
+            shared = self.shared
+            if not shared.window_open.is_set() or shared.window_closed.is_set():
+                return
+            if not context.get("warm_up"):
+                self.recorder.note_started()
         self.recorder.on_request(**request)
 
     def open_window(self, start_perf: float) -> None:
