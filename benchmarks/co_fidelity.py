@@ -3,21 +3,27 @@
 The engine (tuned preset) blocks its whole process for STALL ms every PERIOD s. Under an
 open-model load well below capacity, a request that arrives u ms into a stall waits STALL-u
 ms, so the intended-time latency exceeds x for a fraction (STALL - x) / PERIOD of requests:
-the true p99 is base + STALL - 0.01 * PERIOD (200 ms every 2 s: ~180 ms + base).
+p99 = STALL - 0.01 * PERIOD (200 ms every 2 s: ~180 ms) plus the engine's own latency.
 
-The "true" p99 used here is that of the healthy run's measured latencies (same rate, no
-stalls) plus the stall's residual wait for a uniformly random arrival: a Monte Carlo
-convolution of the two, so the engine's own latency on a busy machine is accounted for.
-The stall length in it is the one the engine measured and logged for its own stalls
-(`fault: stalled the process for X ms` in engine.log: time.sleep overshoots on a busy
-machine), and stalls start every PERIOD s on a fixed cadence.
+Two references for vbench's figure, measured in the same run:
+- the model: a healthy run's measured latencies (same rate, no stalls) convolved with the
+  stall's residual wait for a uniformly random arrival (Monte Carlo), with the stall length
+  the engine measured and logged for its stalls (`fault: stalled the process for X ms`);
+- an independent open-loop client (benchmarks/_openloop.py: one asyncio process, a raw
+  HTTP/1.1 client, no Locust, no gevent) playing the same hunts against a fresh stalling
+  engine, at the same rate and for as long, with latency from each request's intended time.
+  It sees what the model leaves out: the requests held by a stall reach the engine in one
+  burst when it ends, and wait for the whole burst to be processed.
+"True" is the independent client's p99; vbench must be within ±15% of it. vbench and the
+independent client alternate (A B, B A, …) for ROUNDS rounds; medians are reported.
 
 The same engine is then measured the closed-loop way (a couple of users that wait for each
 answer), with vbench's histogram and with Locust's own statistics: both miss most of the
 stall, because a stalled user sends nothing while it waits, so only one request per user
 per stall records it.
 
-    python benchmarks/co_fidelity.py [--stall-ms 200] [--period-s 2] [--rate 200] [--duration 30]
+    python benchmarks/co_fidelity.py [--stall-ms 200] [--period-s 2] [--rate 200]
+                                     [--duration 30] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -28,23 +34,31 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from statistics import median
 
 import numpy as np
 
-from veltrix_bench.engine.config import load_config
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import engine_capacity  # noqa: E402
+
+from veltrix_bench.engine.config import EngineConfig, load_config  # noqa: E402
+
+WARM_UP_S = 2.0
 
 
-def logged_stalls_ms(run_dir: Path) -> list[float]:
-    """The stall lengths the engine logged during a run."""
+def logged_stalls_ms(log: Path) -> list[float]:
+    """The stall lengths the engine logged."""
     marker = "fault: stalled the process for "
     return [
         float(line.split(marker)[1].split(" ms")[0])
-        for line in (run_dir / "engine.log").read_text().splitlines()
+        for line in log.read_text().splitlines()
         if marker in line
     ]
 
 
-def true_p99(healthy_run: Path, stall_ms: float, period_s: float, samples: int = 400_000) -> float:
+def model_p99(healthy_run: Path, stall_ms: float, period_s: float, samples: int = 400_000) -> float:
     """p99 of (healthy latency + residual stall wait) for uniformly random arrivals."""
     from veltrix_bench.analysis.histograms import merged_log
 
@@ -72,6 +86,20 @@ def vbench_run(out: Path, config: str, *args: str, scenario: str = "steady") -> 
     return summary
 
 
+def independent_run(
+    config: EngineConfig, rate: float, duration_s: float, trial: int, workdir: Path
+) -> tuple[float, list[float]]:
+    """(p99 in ms, logged stalls) of the independent open-loop client on a fresh engine."""
+    measured = engine_capacity.measure(
+        "stalling", config, rate, WARM_UP_S, duration_s, trial, "raw", workdir
+    )
+    if measured.problems:
+        print(f"  independent client, round {trial}: {'; '.join(measured.problems)}",
+              file=sys.stderr)  # fmt: skip
+    newest_log = max(workdir.glob("stalling-*/engine.log"), key=lambda log: log.stat().st_mtime)
+    return measured.load.latency.p99, logged_stalls_ms(newest_log)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stall-ms", type=float, default=200.0)
@@ -79,22 +107,44 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--users", type=int, default=2)
     parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
+    vbench_p99: list[float] = []
+    service_p99: list[float] = []
+    locust_open_p99: list[float | None] = []
+    independent_p99: list[float] = []
+    stalls: list[float] = []
+    duration = f"{args.duration:g}s"
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch)
-        config = out / "stalling.toml"
         stalling = load_config("tuned").with_overrides(
             faults={"stall_ms": args.stall_ms, "stall_every_s": args.period_s}
         )
+        config = out / "stalling.toml"
         config.write_text(stalling.to_toml())
-        duration = f"{args.duration:g}s"
-        healthy = vbench_run(out, "tuned", "--rate", str(args.rate), "--duration", "10s")
-        base_p99 = healthy["latency_ms"]["p99"]
-        opened = vbench_run(out, str(config), "--rate", str(args.rate), "--duration", duration)
-        stalls = logged_stalls_ms(Path(opened["run_dir"]))
+        for round_index in range(args.rounds):
+            order = ("vbench", "independent") if round_index % 2 == 0 else ("independent", "vbench")
+            for side in order:
+                if side == "vbench":
+                    opened = vbench_run(
+                        out, str(config), "--rate", str(args.rate), "--duration", duration
+                    )
+                    vbench_p99.append(opened["latency_ms"]["p99"])
+                    service_p99.append(opened["service_time_ms"]["p99"])
+                    locust_open_p99.append(opened["locust_p99_ms"])
+                    stalls += logged_stalls_ms(Path(opened["run_dir"]) / "engine.log")
+                else:
+                    p99, logged = independent_run(
+                        stalling, args.rate, args.duration, round_index, out
+                    )
+                    independent_p99.append(p99)
+                    stalls += logged
+                last = vbench_p99[-1] if side == "vbench" else independent_p99[-1]
+                print(f"round {round_index + 1} {side:>11}: p99 {last:.1f} ms", flush=True)
+        healthy = vbench_run(out, "tuned", "--rate", str(args.rate), "--duration", "20s")
         stall_ms = float(np.median(stalls)) if stalls else args.stall_ms
-        truth = true_p99(Path(healthy["run_dir"]), stall_ms, args.period_s)
+        model = model_p99(Path(healthy["run_dir"]), stall_ms, args.period_s)
         # closed users that send again as soon as answered (no think time): a stall then
         # holds one request per user, which a closed-loop measurement barely sees
         closed_scenario = out / "closed.toml"
@@ -105,22 +155,32 @@ def main() -> None:
         closed = vbench_run(out, str(config), "--duration", duration,
                             scenario=str(closed_scenario))  # fmt: skip
 
-    measured = opened["latency_ms"]["p99"]
+    measured, truth = median(vbench_p99), median(independent_p99)
     error = (measured - truth) / truth
-    print(f"Engine stalls {args.stall_ms:.0f} ms every {args.period_s:g} s; "
-          f"open model at {args.rate:.0f} req/s, closed model with {args.users} users, "
-          f"{duration} each.\n")  # fmt: skip
-    print("| measurement | p99 |")
-    print("|---|---:|")
-    print(f"| true p99: healthy latency + stall residual (STALL − 1% × PERIOD = "
-          f"{stall_ms - 10 * args.period_s:.0f} ms alone, with the median logged stall of "
-          f"{stall_ms:.1f} ms over {len(stalls)} stalls; healthy p99 {base_p99:.1f} ms) "
-          f"| {truth:.1f} ms |")  # fmt: skip
-    print(f"| vbench, open model, intended time | {measured:.1f} ms ({error:+.1%} vs true) |")
-    print(f"| vbench, open model, service time | {opened['service_time_ms']['p99']:.1f} ms |")
-    print(f"| vbench, closed model ({args.users} users) | {closed['latency_ms']['p99']:.1f} ms |")
-    print(f"| Locust's own p99, closed model | {closed['locust_p99_ms']} ms |")
-    print(f"| Locust's own p99, open model | {opened['locust_p99_ms']} ms |")
+
+    def rounds(values: list[float]) -> str:
+        return ", ".join(f"{v:.1f}" for v in values)
+
+    print(f"\nEngine stalls {args.stall_ms:.0f} ms every {args.period_s:g} s (median logged "
+          f"stall {stall_ms:.1f} ms over {len(stalls)} stalls); open model at {args.rate:.0f} "
+          f"req/s for {duration}, {args.rounds} rounds alternated; closed model with "
+          f"{args.users} users, {duration}.\n")  # fmt: skip
+    print("| measurement | p99 (median) | per round |")
+    print("|---|---:|---|")
+    print(f"| **true**: independent open-loop client (asyncio, raw HTTP), intended time "
+          f"| {truth:.1f} ms | {rounds(independent_p99)} |")  # fmt: skip
+    print(f"| vbench, open model, intended time | {measured:.1f} ms ({error:+.1%} vs true) "
+          f"| {rounds(vbench_p99)} |")  # fmt: skip
+    print(f"| vbench, open model, service time | {median(service_p99):.1f} ms "
+          f"| {rounds(service_p99)} |")  # fmt: skip
+    print(f"| model: healthy latency + stall residual (STALL − 1% × PERIOD = "
+          f"{stall_ms - 10 * args.period_s:.0f} ms alone; healthy p99 "
+          f"{healthy['latency_ms']['p99']:.1f} ms) | {model:.1f} ms "
+          f"(vbench {(measured - model) / model:+.1%}, independent "
+          f"{(truth - model) / model:+.1%}) | |")  # fmt: skip
+    print(f"| vbench, closed model ({args.users} users) | {closed['latency_ms']['p99']:.1f} ms | |")
+    print(f"| Locust's own p99, closed model | {closed['locust_p99_ms']} ms | |")
+    print(f"| Locust's own p99, open model | {locust_open_p99[-1]} ms | |")
     verdict = "within" if abs(error) <= 0.15 else "OUTSIDE"
     print(f"\nvbench's open-model p99 is {verdict} ±15% of the true p99.")
 

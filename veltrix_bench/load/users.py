@@ -190,15 +190,19 @@ class OpenModelUser(_PlayerUser):
 
     @task
     def play(self) -> None:
+        """Slot after slot until the window closes, inside one Locust task: Locust's
+        per-task bookkeeping and the sleep(0) it takes between tasks would otherwise run
+        once per request, on the CPU that sets the generator's ceiling."""
         shared = self.shared
-        due = sleep_until_slot(shared)
-        action = None if due is None or shared.interrupted else shared.take_player()
-        if due is None or action is None:
-            self.idle_until_stopped()
-            return
-        slot, woke_at = due
-        note_start(shared, slot, woke_at)
-        self.send(action, slot.intended_start)
+        while True:
+            due = sleep_until_slot(shared)
+            action = None if due is None or shared.interrupted else shared.take_player()
+            if due is None or action is None:
+                self.idle_until_stopped()
+                return
+            slot, woke_at = due
+            note_start(shared, slot, woke_at)
+            self.send(action, slot.intended_start)
 
     def wait_time(self) -> float:
         return 0.0
