@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 STEADY_START_S = 2.0
 STEADY_S = 5.0
 
-PLAIN_LOCUSTFILE = '''
+PLAIN_LOCUSTFILE = """
 import itertools
 from locust import FastHttpUser, constant, task
 
@@ -53,7 +53,7 @@ class Player(FastHttpUser):
         n = next(ids)
         self.client.post("/v1/events", json={"id": f"p-{n}", "type": "join", "hunt": 1,
                                              "player": 1 + n % 2000}, name="POST join")
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -191,9 +191,11 @@ def main() -> None:
         cpu = median(w.cpu_share for w in runs[kind])
         print(f"| {label}, {args.users} users | {median(rates):,.0f} | {cpu:.0%} | "
               f"{', '.join(f'{v:,.0f}' for v in rates)} |")  # fmt: skip
-    print(f"\nvbench / plain Locust: median of per-round ratios {median(per_round):.2f}x "
-          f"(per round {', '.join(f'{r:.2f}' for r in per_round)}); "
-          f"ratio of medians {median(ours) / median(plain):.2f}x (target >= 0.9x)")
+    print(
+        f"\nvbench / plain Locust: median of per-round ratios {median(per_round):.2f}x "
+        f"(per round {', '.join(f'{r:.2f}' for r in per_round)}); "
+        f"ratio of medians {median(ours) / median(plain):.2f}x (target >= 0.9x)"
+    )
 
 
 if __name__ == "__main__":
