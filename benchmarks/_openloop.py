@@ -37,6 +37,7 @@ ClientKind = Literal["raw", "aiohttp"]
 _LOWEST_US = 1
 _HIGHEST_US = 3_600_000_000  # one hour: an overloaded target can take minutes to answer
 _DIGITS = 3
+SEND_TICK_S = 0.001
 GENERATOR_LATE_US = 5_000  # a send this much after its time, with a free connection, is late
 
 
@@ -223,8 +224,8 @@ class _Connection(asyncio.Protocol):
         self.request: _Request | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's TCP transport is not an asyncio.Transport subclass, but has its methods
+        self.transport = transport  # type: ignore[assignment]
 
     def start(self, request: _Request) -> None:
         assert self.transport is not None
@@ -492,7 +493,11 @@ async def run_open_loop(
                     lag["late"] += 1
                 sender.send(_Request(index, intended, payloads[index]))
                 index += 1
-            await asyncio.sleep(max(0.0, start + index / rate - loop.time()))
+            # at least a millisecond: uvloop's timers have millisecond resolution (a shorter
+            # sleep returns at once and the loop spins), and at thousands of requests/s
+            # waking per request costs more than sending a millisecond's worth together
+            # (each is still measured from its own intended time)
+            await asyncio.sleep(max(SEND_TICK_S, start + index / rate - loop.time()))
 
     async def sample_seconds(stop: asyncio.Event) -> None:
         tick = start
@@ -611,8 +616,8 @@ class _CannedServer(asyncio.Protocol):
     """Answers every request with the same 200; frames requests by Content-Length."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's TCP transport is not an asyncio.Transport subclass, but has its methods
+        self.transport = transport  # type: ignore[assignment]
         self.buffer = bytearray()
 
     def data_received(self, data: bytes) -> None:
