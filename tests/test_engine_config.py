@@ -19,6 +19,7 @@ def test_presets_differ_in_the_knobs_of_the_story() -> None:
     assert (default.storage.commit, tuned.storage.commit) == ("event", "batch")
     assert (default.storage.journal_mode, tuned.storage.journal_mode) == ("delete", "wal")
     assert (default.storage.synchronous, tuned.storage.synchronous) == ("full", "normal")
+    assert (default.runtime.gc, tuned.runtime.gc) == ("default", "quiet")
 
 
 def test_a_config_written_as_toml_reads_back_equal(tmp_path: Path) -> None:
@@ -36,6 +37,7 @@ def test_a_config_written_as_toml_reads_back_equal(tmp_path: Path) -> None:
         ("[queue]\ncapacity = -1\n", "key 'queue.capacity': input should be greater than or"),
         ("[storage]\njournal_mode = 'fast'\n", "key 'storage.journal_mode': input should be"),
         ("[processing]\nbatch_max_size = 0\n", "key 'processing.batch_max_size'"),
+        ("[runtime]\ngc = 'off'\n", "key 'runtime.gc': input should be 'default' or 'quiet'"),
         ("[queue\n", "not valid TOML"),
     ],
 )

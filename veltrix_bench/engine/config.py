@@ -48,6 +48,13 @@ class HttpConfig(_Section):
     event_loop: Literal["asyncio", "uvloop"] = "asyncio"  # uvloop: libuv under the same API
 
 
+class RuntimeConfig(_Section):
+    # "quiet": once started, freeze the heap, collect gen0 every gen0_threshold allocations
+    # and gen0+gen1 once a second; a full collection only after 256 MB of growth
+    gc: Literal["default", "quiet"] = "default"
+    gen0_threshold: int = Field(50_000, ge=100, le=10_000_000)
+
+
 class WorldConfig(_Section):
     seed: int = 7
     hunts: int = Field(4, ge=1, le=10_000)
@@ -73,6 +80,7 @@ class EngineConfig(_Section):
     processing: ProcessingConfig = ProcessingConfig()
     storage: StorageConfig = StorageConfig()
     http: HttpConfig = HttpConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
     world: WorldConfig = WorldConfig()
     faults: FaultConfig = FaultConfig()
     shutdown: ShutdownConfig = ShutdownConfig()

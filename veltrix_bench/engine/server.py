@@ -23,6 +23,7 @@ from veltrix_bench.engine.metrics import EngineMetrics
 from veltrix_bench.engine.pipeline import Pipeline, QueueFull, ShuttingDown
 from veltrix_bench.engine.storage import Store
 from veltrix_bench.engine.world import World
+from veltrix_bench.quietgc import QuietCollector
 
 log = logging.getLogger("veltrix.server")
 
@@ -206,6 +207,19 @@ def _stall_periodically(loop: asyncio.AbstractEventLoop, stall_s: float, every_s
     loop.call_at(first, stall, first)
 
 
+def _keep_collector_quiet(loop: asyncio.AbstractEventLoop, gen0_threshold: int) -> None:
+    """Runtime knob gc = "quiet": freeze the start-up heap (world, restored game state) now,
+    then collect the young generations once a second (see veltrix_bench/quietgc.py)."""
+    collector = QuietCollector(gen0_threshold, young_on_check=True)
+    collector.quiet()
+
+    def check() -> None:
+        collector.check()
+        loop.call_later(1.0, check)
+
+    loop.call_later(1.0, check)
+
+
 async def serve(config: EngineConfig, host: str, port: int, db_path: Path) -> int:
     """Run the engine until SIGINT/SIGTERM; returns the process exit code."""
     engine = Engine(config, db_path)
@@ -220,6 +234,8 @@ async def serve(config: EngineConfig, host: str, port: int, db_path: Path) -> in
         return 2
     engine.pipeline.start()
     loop = asyncio.get_running_loop()
+    if config.runtime.gc == "quiet":
+        _keep_collector_quiet(loop, config.runtime.gen0_threshold)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)

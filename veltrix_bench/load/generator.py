@@ -34,7 +34,6 @@ from locust.runners import LocalRunner
 
 from veltrix_bench.load import liveness
 from veltrix_bench.load.arrival import planned_slots
-from veltrix_bench.load.collector import QuietCollector
 from veltrix_bench.load.players import Hunt
 from veltrix_bench.load.protocol import (
     Error,
@@ -51,6 +50,7 @@ from veltrix_bench.load.share import LoadShare
 from veltrix_bench.load.spec import LoadSpec
 from veltrix_bench.load.traffic import LocustfileError
 from veltrix_bench.load.users import SharedLoad
+from veltrix_bench.quietgc import QuietCollector
 
 log = logging.getLogger("vbench.load")
 

@@ -17,12 +17,12 @@ from locust import User
 from locust.env import Environment
 
 from veltrix_bench.load import traffic
-from veltrix_bench.load.collector import QuietCollector
 from veltrix_bench.load.players import Hunt, Population
 from veltrix_bench.load.protocol import Tick
 from veltrix_bench.load.recorder import Recorder
 from veltrix_bench.load.spec import LoadSpec
 from veltrix_bench.load.users import SharedLoad, user_class_for
+from veltrix_bench.quietgc import QuietCollector
 
 DRAIN_POLL_S = 0.02
 LOOP_LAG_PERIOD_S = 0.02

@@ -32,13 +32,13 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from veltrix_bench.load import liveness
-from veltrix_bench.load.collector import QuietCollector
 from veltrix_bench.load.generator import SPARE_FILES, StopRequest, hunts_for, raise_open_file_limit
 from veltrix_bench.load.merge import REPORT_KEY, IntervalReport, ShareResult
 from veltrix_bench.load.protocol import LateStarts, RequestCounts
 from veltrix_bench.load.share import LoadShare
 from veltrix_bench.load.spec import LoadSpec
 from veltrix_bench.load.traffic import LocustfileError
+from veltrix_bench.quietgc import QuietCollector
 
 log = logging.getLogger("vbench.worker")
 
