@@ -49,8 +49,9 @@ class HttpConfig(_Section):
 
 
 class RuntimeConfig(_Section):
-    # "quiet": once started, freeze the heap, collect gen0 every gen0_threshold allocations
-    # and gen0+gen1 once a second; a full collection only after 256 MB of growth
+    # "quiet": once started, freeze the heap, collect gen0 every gen0_threshold net
+    # allocations (of tracked objects) and gen0+gen1 once a second; a full collection only
+    # after the peak RSS grew by 256 MB
     gc: Literal["default", "quiet"] = "default"
     gen0_threshold: int = Field(50_000, ge=100, le=10_000_000)
 

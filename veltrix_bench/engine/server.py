@@ -214,8 +214,10 @@ def _keep_collector_quiet(loop: asyncio.AbstractEventLoop, gen0_threshold: int) 
     collector.quiet()
 
     def check() -> None:
-        collector.check()
-        loop.call_later(1.0, check)
+        try:
+            collector.check()
+        finally:
+            loop.call_later(1.0, check)
 
     loop.call_later(1.0, check)
 

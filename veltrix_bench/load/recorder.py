@@ -76,6 +76,8 @@ def values_at_percentiles(histogram: HdrHistogram, wanted: Sequence[float]) -> l
     every second, in the thread that sends the load, so here the walk is a cumulative sum.
     """
     total = histogram.get_total_count()
+    if total == 0:
+        return [0] * len(wanted)  # as the library answers for an empty histogram
     cumulative = np.cumsum(np.ctypeslib.as_array(histogram.counts)[: histogram.counts_len])
     values = []
     for percentile in wanted:
