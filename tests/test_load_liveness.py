@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import resource
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -59,3 +61,25 @@ def test_a_closed_socket_is_dead() -> None:
     assert not is_socket_alive(None, ours)
     assert not is_socket_alive(None, None)
     peer.close()
+
+
+def test_install_puts_the_system_poll_check_into_geventhttpclient_under_gevent() -> None:
+    code = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "import select\n"
+        "from gevent.monkey import get_original\n"
+        "from geventhttpclient.connectionpool import ConnectionPool\n"
+        "from veltrix_bench.load import liveness\n"
+        "liveness.install()\n"
+        "assert liveness._new_poller is get_original('select', 'poll')\n"
+        "assert ConnectionPool._is_socket_alive is liveness.is_socket_alive\n"
+        "import socket\n"
+        "a, b = socket.socketpair()\n"
+        "assert liveness.is_socket_alive(None, a)\n"
+        "b.close()\n"
+        "assert not liveness.is_socket_alive(None, a)\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
