@@ -15,6 +15,7 @@ import pytest
 from hdrh.log import HistogramLogReader
 
 from tests.conftest import EngineFactory
+from veltrix_bench.hdr import new_histogram
 from veltrix_bench.load.arrival import ArrivalSchedule, planned_slots
 from veltrix_bench.load.merge import (
     IntervalReport,
@@ -25,7 +26,7 @@ from veltrix_bench.load.merge import (
     merged,
 )
 from veltrix_bench.load.protocol import Error, Final, LateStarts, Line, RequestCounts, Tick, decode
-from veltrix_bench.load.recorder import LATENCY_LOG, new_histogram
+from veltrix_bench.load.recorder import LATENCY_LOG
 from veltrix_bench.load.scenario import load_scenario
 from veltrix_bench.load.spec import LoadSpec
 

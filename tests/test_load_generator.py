@@ -13,8 +13,9 @@ import pytest
 from hdrh.log import HistogramLogReader
 
 from tests.conftest import EngineFactory
+from veltrix_bench.hdr import new_histogram
 from veltrix_bench.load.protocol import Final, Line, Ready, Tick, decode
-from veltrix_bench.load.recorder import LATENCY_LOG, SERVICE_LOG, new_histogram
+from veltrix_bench.load.recorder import LATENCY_LOG, SERVICE_LOG
 from veltrix_bench.load.scenario import load_scenario
 from veltrix_bench.load.spec import EVENT_TYPES, LoadSpec
 

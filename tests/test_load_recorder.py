@@ -11,15 +11,14 @@ import numpy as np
 import pytest
 from hdrh.log import HistogramLogReader
 
+from veltrix_bench.hdr import new_histogram, values_at_percentiles
 from veltrix_bench.load.arrival import LateCause
 from veltrix_bench.load.recorder import (
     LATENCY_LOG,
     SERVICE_LOG,
     Outcome,
     Recorder,
-    new_histogram,
     outcome_of,
-    values_at_percentiles,
 )
 
 # 3 significant digits: a bucket spans at most 1/1024 of its values

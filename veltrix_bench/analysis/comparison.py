@@ -12,7 +12,8 @@ from veltrix_bench.analysis.compare import (
     compare_sides,
     headline,
 )
-from veltrix_bench.analysis.histograms import empty_histogram, merged_log, spectrum
+from veltrix_bench.analysis.histograms import merged_log, spectrum
+from veltrix_bench.hdr import new_histogram
 
 SCHEMA = "vbench.comparison/1"
 HEADLINE_METRIC = "p99"
@@ -78,7 +79,7 @@ def side_spectra(sides: list[Side]) -> dict[str, list[tuple[float, float]]]:
     """One intended-time latency spectrum per side, from all its unprofiled trials' histograms."""
     spectra = {}
     for side in sides:
-        total = empty_histogram()
+        total = new_histogram()
         for run_dir, summary in zip(side.run_dirs, side.summaries, strict=True):
             if not summary.get("profiled"):
                 merged_log(Path(run_dir) / "latency.hlog", into=total)

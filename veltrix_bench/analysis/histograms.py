@@ -8,9 +8,7 @@ from pathlib import Path
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
 
-LOWEST_US = 1
-HIGHEST_US = 3_600_000_000
-SIGNIFICANT_DIGITS = 3
+from veltrix_bench.hdr import new_histogram, values_at_percentiles
 
 # Percentiles for the latency spectrum plot: 1/(1-p) spaced, up to 99.999%.
 SPECTRUM_PERCENTILES = (
@@ -33,17 +31,13 @@ class LatencyFigures:
     count: int
 
 
-def empty_histogram() -> HdrHistogram:
-    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
-
-
 def merged_log(path: Path, into: HdrHistogram | None = None) -> HdrHistogram:
     """The sum of every interval of an interval log, read one interval at a time (an hour of
     one-second intervals never sits in memory at once); empty if the file is absent."""
-    total = into if into is not None else empty_histogram()
+    total = into if into is not None else new_histogram()
     if not path.exists():
         return total
-    reader = HistogramLogReader(str(path), empty_histogram())
+    reader = HistogramLogReader(str(path), new_histogram())
     try:
         while reader.add_next_interval_histogram(total) is not None:
             pass
@@ -57,15 +51,15 @@ def figures(histogram: HdrHistogram) -> LatencyFigures:
     if count == 0:
         return LatencyFigures(None, None, None, None, None, None, None, 0)
 
-    def ms(percentile: float) -> float:
-        return round(histogram.get_value_at_percentile(percentile) / 1000, 3)
-
+    p50, p90, p95, p99, p999 = (
+        round(value / 1000, 3) for value in values_at_percentiles(histogram, (50, 90, 95, 99, 99.9))
+    )
     return LatencyFigures(
-        p50=ms(50),
-        p90=ms(90),
-        p95=ms(95),
-        p99=ms(99),
-        p999=ms(99.9),
+        p50=p50,
+        p90=p90,
+        p95=p95,
+        p99=p99,
+        p999=p999,
         max=round(histogram.get_max_value() / 1000, 3),
         mean=round(histogram.get_mean_value() / 1000, 3),
         count=count,
@@ -76,4 +70,5 @@ def spectrum(histogram: HdrHistogram) -> list[tuple[float, float]]:
     """(percentile, ms) points for a percentile-spectrum plot; [] when empty."""
     if histogram.get_total_count() == 0:
         return []
-    return [(p, histogram.get_value_at_percentile(p) / 1000) for p in SPECTRUM_PERCENTILES]
+    values = values_at_percentiles(histogram, SPECTRUM_PERCENTILES)
+    return [(p, value / 1000) for p, value in zip(SPECTRUM_PERCENTILES, values, strict=True)]

@@ -15,8 +15,9 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from veltrix_bench.hdr import new_histogram
 from veltrix_bench.load.protocol import LateStarts, RequestCounts, Tick, WorkerShare
-from veltrix_bench.load.recorder import MAX_ERROR_SAMPLES, new_histogram, percentiles
+from veltrix_bench.load.recorder import MAX_ERROR_SAMPLES, percentiles
 
 REPORT_KEY = "vbench"
 """The key under which vbench rides along in Locust's worker-report ('stats') messages."""

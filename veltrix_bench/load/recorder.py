@@ -12,22 +12,18 @@ No gevent here: it runs in the generator's single thread and is tested on its ow
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
 
+from veltrix_bench.hdr import HIGHEST_US, LOWEST_US, new_histogram, values_at_percentiles
 from veltrix_bench.load.arrival import LateCause
 from veltrix_bench.load.protocol import LatencySummary, Tick
 
-LOWEST_US = 1
-HIGHEST_US = 3_600_000_000
-SIGNIFICANT_DIGITS = 3
 MAX_ERROR_SAMPLES = 10
 
 LATENCY_LOG = "latency.hlog"
@@ -38,10 +34,6 @@ class Outcome(StrEnum):
     OK = "ok"
     ERROR = "error"
     REJECTED = "rejected"
-
-
-def new_histogram() -> HdrHistogram:
-    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
 
 
 def outcome_of(status_code: int, exception: object) -> Outcome:
@@ -66,31 +58,6 @@ def summarize(histogram: HdrHistogram) -> LatencySummary:
         max=_ms(histogram.get_max_value()),
         mean=_ms(histogram.get_mean_value()),
     )
-
-
-def values_at_percentiles(histogram: HdrHistogram, wanted: Sequence[float]) -> list[int]:
-    """What HdrHistogram's get_value_at_percentile answers for each, from one numpy pass.
-
-    The library walks its counts array in Python, index by index up to the percentile's
-    value: ~7,000 steps for a p99 of 70 ms, ~1 ms per call. The generator asks for five
-    every second, in the thread that sends the load, so here the walk is a cumulative sum.
-    """
-    total = histogram.get_total_count()
-    if total == 0:
-        return [0] * len(wanted)  # as the library answers for an empty histogram
-    cumulative = np.cumsum(np.ctypeslib.as_array(histogram.counts)[: histogram.counts_len])
-    values = []
-    for percentile in wanted:
-        # the library's target count (get_target_count_at_percentile)
-        target = max(int(min(percentile, 100.0) * total / 100 + 0.5), 1)
-        index = int(np.searchsorted(cumulative, target))  # first index reaching it
-        value = histogram.get_value_from_index(index)
-        values.append(
-            histogram.get_highest_equivalent_value(value)
-            if percentile
-            else histogram.get_lowest_equivalent_value(value)
-        )
-    return values
 
 
 def _ms(microseconds: float) -> float:
