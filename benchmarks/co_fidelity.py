@@ -61,11 +61,12 @@ def logged_stalls_ms(log: Path) -> list[float]:
 def model_p99(healthy_run: Path, stall_ms: float, period_s: float, samples: int = 400_000) -> float:
     """p99 of (healthy latency + residual stall wait) for uniformly random arrivals."""
     from veltrix_bench.analysis.histograms import merged_log
+    from veltrix_bench.hdr import values_at_percentiles
 
     histogram = merged_log(healthy_run / "latency.hlog")
     rng = np.random.default_rng(1)
     quantiles = rng.uniform(0, 100, samples)
-    base = np.array([histogram.get_value_at_percentile(q) for q in quantiles[:20_000]]) / 1000
+    base = np.array(values_at_percentiles(histogram, quantiles[:20_000])) / 1000
     base = rng.choice(base, samples)
     phase = rng.uniform(0, period_s * 1000, samples)
     residual = np.where(phase < stall_ms, stall_ms - phase, 0.0)
