@@ -230,8 +230,10 @@ def measure(
     trial: int,
     client: ClientKind,
     workdir: Path,
+    engine_env: dict[str, str] | None = None,
 ) -> Measurement:
-    """One fresh engine, joins, one open-model run; then the invariants and a clean stop."""
+    """One fresh engine, joins, one open-model run; then the invariants and a clean stop.
+    `engine_env`: extra environment for the engine process."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"{preset}-{int(rate)}-", dir=workdir))
     config_file = run_dir / "engine.toml"
     config_file.write_text(config.to_toml())
@@ -239,7 +241,7 @@ def measure(
     traffic = HuntTraffic(World.generate(config.world), seed=trial)
     engine_code = engine_code_fingerprint()
     bodies = traffic.play(int(rate * (warmup_s + duration_s)) + 1)
-    engine = start_engine(config_file, db_path, run_dir / "engine.log", host=HOST)
+    engine = start_engine(config_file, db_path, run_dir / "engine.log", host=HOST, env=engine_env)
     try:
         return asyncio.run(
             _measure_running(

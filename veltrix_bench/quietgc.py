@@ -5,9 +5,9 @@ Measured here:
 - Generator, 4,000 users with ~3,000 requests in flight: automatic full (gen2) collections
   took 150-280 ms every 2-3 s and gen1 ones 10-35 ms several times a second, each one a
   pause of the whole generator that lands in every in-flight latency.
-- Engine (tuned, 4,000 events/s): gen2 collections of 40-380 ms and gen1 ones up to 185 ms;
-  with them the event loop fell behind for good (engine CPU 104%, 429s, p99 > 8 s). Quiet,
-  the same load ran at p99 13-19 ms and ~62% of a core.
+- Engine (tuned, 4,000 events/s, benchmarks/gc_pauses.py): 10 gen2 collections of up to
+  0.4-0.6 s in 10 s, ~4.8 s of collection in all; the event loop fell behind for good
+  (engine CPU 104%, 429s, p99 6-11 s). Quiet: 88-132 ms of collection, p99 37-577 ms.
 
 Almost everything in these heaps is either long-lived (users, sessions, the world, the game
 state) or freed by reference counting when its request ends; cyclic garbage is rare. So:

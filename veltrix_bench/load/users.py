@@ -268,10 +268,10 @@ def user_class_for(spec: LoadSpec, shared: SharedLoad) -> type[_PlayerUser]:
 
 
 def _results(response: Any) -> list[dict[str, Any]] | None:
-    # parse the bytes: FastResponse.json() may run charset detection on every answer
+    # the raw content, decoded here: FastResponse.json() may run charset detection and
+    # json.loads on bytes sniffs the encoding, on every answer
     content = response.content
     try:
-        # decoded first: json.loads on bytes sniffs the encoding on every answer
         body = json.loads(content.decode() if isinstance(content, bytes) else content)
     except (ValueError, TypeError):
         return None

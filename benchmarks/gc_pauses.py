@@ -1,0 +1,127 @@
+"""How long the engine's garbage collections pause it, with Python's thresholds and quiet.
+
+`tuned` at RATE events/s (benchmarks/engine_capacity.py's open-loop client and hunt traffic)
+twice per round, once with `runtime.gc = "default"` (Python's 700/10/10) and once as it ships
+(`"quiet"`), sides alternated. A `sitecustomize` module put on the engine's PYTHONPATH
+registers a `gc.callbacks` hook that times every collection from its start to its stop, and
+writes them per generation when the engine exits. Only collections after the engine's
+start-up count (from its log line after READY): joins and the load window; the start-up
+ones, including the one `quiet` makes before it freezes the heap, do not.
+
+    python benchmarks/gc_pauses.py [--rate 4000] [--duration 10] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from statistics import median
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import engine_capacity  # noqa: E402
+
+from veltrix_bench.engine.config import load_config  # noqa: E402
+
+HOOK = """
+import atexit, gc, json, os, time
+
+_pauses = {0: [], 1: [], 2: []}  # generation -> [(epoch at stop, ms)]
+_started = [0.0]
+
+
+def _time_collections(phase, info):
+    if phase == "start":
+        _started[0] = time.perf_counter()
+    else:
+        took = (time.perf_counter() - _started[0]) * 1000
+        _pauses[info["generation"]].append((time.time(), took))
+
+
+gc.callbacks.append(_time_collections)
+atexit.register(lambda: open(os.environ["VBENCH_GC_PAUSES"], "w").write(json.dumps(_pauses)))
+"""
+
+
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime
+
+
+def _ready_epoch(log: Path) -> float:
+    """When the engine finished starting: its first log line after READY."""
+    for line in log.read_text().splitlines():
+        if " config " in line and ", database " in line:
+            stamp = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+            return stamp.timestamp()
+    raise RuntimeError(f"no start-up line in {log}")
+
+
+def measure(mode: str, rate: float, duration_s: float, trial: int, scratch: Path) -> dict:
+    hook_dir = scratch / "hook"
+    hook_dir.mkdir(exist_ok=True)
+    (hook_dir / "sitecustomize.py").write_text(HOOK)
+    out = scratch / f"pauses-{mode}-{trial}.json"
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(hook_dir), os.environ.get("PYTHONPATH", "")]),
+        "VBENCH_GC_PAUSES": str(out),
+    }
+    config = load_config("tuned").with_overrides(runtime={"gc": mode})
+    run = engine_capacity.measure(
+        f"gc-{mode}", config, rate, 2.0, duration_s, trial, "raw", scratch, engine_env=env
+    )
+    ready = _ready_epoch(max(scratch.glob(f"gc-{mode}-*/engine.log"), key=_mtime))
+    pauses = {
+        int(g): [ms for stamp, ms in stamped if stamp >= ready]
+        for g, stamped in json.loads(out.read_text()).items()
+    }
+    return {"mode": mode, "p99_ms": run.load.latency.p99, "achieved": run.load.achieved_rate,
+            "engine_cpu_pct": run.load.target_cpu_pct, "pauses": pauses}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=4000.0)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    runs: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        for round_index in range(args.rounds):
+            modes = ("default", "quiet") if round_index % 2 == 0 else ("quiet", "default")
+            for mode in modes:
+                runs.append(measure(mode, args.rate, args.duration, round_index, scratch))
+                run = runs[-1]
+                print(f"round {round_index + 1} {mode:>7}: p99 {run['p99_ms']:.1f} ms, "
+                      f"achieved {run['achieved']:.0f}/s, engine CPU {run['engine_cpu_pct']}%",
+                      flush=True)  # fmt: skip
+    print(f"\n`tuned` at {args.rate:.0f} events/s for {args.duration:g} s (+2 s warm-up), "
+          f"{args.rounds} rounds alternated; collections timed from gc.callbacks' start to "
+          "stop, after the engine's start-up (joins and load).\n")  # fmt: skip
+    print(
+        "| runtime.gc | round | p99 ms | engine CPU % | gen0: count, max ms "
+        "| gen1: count, max ms | gen2: count, max ms | collection time, total ms |"
+    )
+    print("|---|---:|---:|---:|---|---|---|---:|")
+    for index, run in enumerate(runs):
+        cells = [
+            f"{len(ms)}, {max(ms):.1f}" if ms else "0, –"
+            for ms in (run["pauses"][g] for g in (0, 1, 2))
+        ]
+        total = sum(sum(ms) for ms in run["pauses"].values())
+        print(f"| {run['mode']} | {index // 2 + 1} | {run['p99_ms']:.1f} | "
+              f"{run['engine_cpu_pct']} | {' | '.join(cells)} | {total:.0f} |")  # fmt: skip
+    for mode in ("default", "quiet"):
+        longest = [max((max(ms) for ms in r["pauses"].values() if ms), default=0.0)
+                   for r in runs if r["mode"] == mode]  # fmt: skip
+        print(f"\n{mode}: longest collection per run, median {median(longest):.1f} ms", end="")
+    print()
+
+
+if __name__ == "__main__":
+    main()
