@@ -234,7 +234,8 @@ def measure(
 ) -> Measurement:
     """One fresh engine, joins, one open-model run; then the invariants and a clean stop.
     `engine_env`: extra environment for the engine process."""
-    run_dir = Path(tempfile.mkdtemp(prefix=f"{preset}-{int(rate)}-", dir=workdir))
+    label = Path(preset).stem  # a preset name, or a config file's name without its folders
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{label}-{int(rate)}-", dir=workdir))
     config_file = run_dir / "engine.toml"
     config_file.write_text(config.to_toml())
     db_path = run_dir / "veltrix.db"

@@ -20,6 +20,7 @@ def test_presets_differ_in_the_knobs_of_the_story() -> None:
     assert (default.storage.journal_mode, tuned.storage.journal_mode) == ("delete", "wal")
     assert (default.storage.synchronous, tuned.storage.synchronous) == ("full", "normal")
     assert (default.runtime.gc, tuned.runtime.gc) == ("default", "quiet")
+    assert (default.storage.writer, tuned.storage.writer) == ("thread", "loop")
 
 
 def test_a_config_written_as_toml_reads_back_equal(tmp_path: Path) -> None:

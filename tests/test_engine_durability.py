@@ -11,12 +11,16 @@ import pytest
 from tests.conftest import EngineFactory, http
 
 
-@pytest.mark.parametrize("preset", ["default", "tuned"])
+# each preset with its own storage.writer first, then with the other one
+@pytest.mark.parametrize(
+    ("preset", "writer"),
+    [("default", "thread"), ("tuned", "loop"), ("default", "loop"), ("tuned", "thread")],
+)
 def test_acknowledged_events_and_claims_survive_kill_9(
-    engine_factory: EngineFactory, preset: str, tmp_path
+    engine_factory: EngineFactory, preset: str, writer: str, tmp_path
 ) -> None:
-    db = tmp_path / f"{preset}.db"
-    engine = engine_factory(preset, db=db)
+    db = tmp_path / f"{preset}-{writer}.db"
+    engine = engine_factory(preset, db=db, storage={"writer": writer})
     players = range(1, 201)
 
     async def play() -> dict[str, str]:
@@ -53,7 +57,7 @@ def test_acknowledged_events_and_claims_survive_kill_9(
     engine.process.wait(5)
     assert len(acknowledged) == 2 * len(players)
 
-    restarted = engine_factory(preset, db=db)
+    restarted = engine_factory(preset, db=db, storage={"writer": writer})
     stats = http("GET", f"{restarted.url}/v1/stats")[2]
     assert stats["persisted"] == {"join": 200, "claim": 200}
     assert stats["treasures_won"] == 3

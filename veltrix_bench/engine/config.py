@@ -40,6 +40,12 @@ class StorageConfig(_Section):
     # checkpoint_every_ms while the writer goes on.
     checkpoint: Literal["auto", "background"] = "auto"
     checkpoint_every_ms: float = Field(500.0, gt=0, le=600_000)
+    # "thread": SQLite's work runs on a writer thread of its own, off the event loop;
+    # "loop": on the event loop itself, between requests: no hop to another thread and no
+    # hand-over of the GIL for every row. Suits commits that do not wait for the disk
+    # (WAL with synchronous = normal); with synchronous = full every commit's fsync would
+    # stall every request.
+    writer: Literal["thread", "loop"] = "thread"
 
 
 class HttpConfig(_Section):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from veltrix_bench.engine.config import EngineConfig
 from veltrix_bench.engine.events import EVENT_TYPES, Event
@@ -16,6 +18,7 @@ from veltrix_bench.engine.storage import Store
 log = logging.getLogger("veltrix.pipeline")
 
 Item = tuple[Event, "asyncio.Future[Result]"]
+T = TypeVar("T")
 
 
 class QueueFull(Exception):
@@ -45,8 +48,11 @@ class Pipeline:
         self._space = asyncio.Condition()  # for overflow = "wait"
         self._inline_lock = asyncio.Lock()
         self._busy = False
-        # One writer thread: SQLite commits never block the event loop, and stay in order.
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veltrix-writer")
+        # storage.writer = "thread": one writer thread, so SQLite commits never block the
+        # event loop, and stay in order; "loop": none, the consumer commits on the loop.
+        self._writer: ThreadPoolExecutor | None = None
+        if config.storage.writer == "thread":
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veltrix-writer")
         self._consumer: asyncio.Task[None] | None = None
 
     @property
@@ -139,9 +145,7 @@ class Pipeline:
         events = [event for event, _ in batch]
         results = self.game.apply(events, changes)
         try:
-            await asyncio.get_running_loop().run_in_executor(
-                self._writer, self.store.write, changes
-            )
+            await self._on_writer(self.store.write, changes)
         except Exception as exc:
             log.exception("commit failed; %d events not acknowledged", len(batch))
             for event, future in batch:
@@ -170,8 +174,13 @@ class Pipeline:
                 acknowledged[event.type] += 1
 
     async def persisted_by_type(self) -> dict[str, int]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, self.store.persisted_by_type)
+        return await self._on_writer(self.store.persisted_by_type)
+
+    async def _on_writer(self, work: Callable[..., T], *args: Any) -> T:
+        """Run SQLite work where storage.writer says: the writer thread, or right here."""
+        if self._writer is None:
+            return work(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._writer, work, *args)
 
     async def drain(self, timeout: float) -> int:
         """Stop taking events, finish the queued ones; fail those left after `timeout`.
@@ -197,5 +206,6 @@ class Pipeline:
         return failed
 
     def close(self) -> None:
-        self._writer.shutdown(wait=True)
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
         self.store.close()

@@ -38,7 +38,7 @@ log = logging.getLogger("veltrix.storage")
 
 
 class Store:
-    """One connection, used by one writer thread at a time."""
+    """One connection, used from one thread at a time: the writer thread or the event loop."""
 
     def __init__(self, config: StorageConfig, path: Path) -> None:
         self.config = config
