@@ -852,6 +852,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "trials": trials,
         "criteria": {"p99_ms_max": P99_LIMIT_MS, "achieved_min_ratio": ACHIEVED_MIN},
         "world": configs[presets[0]].world.model_dump(),
+        "configs": {p: configs[p].model_dump() for p in presets},  # as measured, files too
         "mix": MIX,
         "engine_code_at_start": engine_code_fingerprint(),
         "max_connections": MAX_CONNECTIONS,

@@ -66,6 +66,22 @@ def test_storage_module_is_storage_although_the_handler_list_names_it(rules: Lay
     assert rules.stack_layer(frames) == "storage"
 
 
+def test_a_commit_on_the_event_loop_is_storage_although_the_handler_called_it(
+    rules: LayerRules,
+) -> None:
+    # storage.writer = "loop": the consumer commits on the main thread, inside the pipeline
+    frames = stack(
+        ("Connection.executemany", f"{STDLIB}/sqlite3/dbapi2.py"),
+        ("Store._write_group", f"{ENGINE}/storage.py"),
+        ("Store.write", f"{ENGINE}/storage.py"),
+        ("Pipeline._on_writer", f"{ENGINE}/pipeline.py"),
+        ("Pipeline._process", f"{ENGINE}/pipeline.py"),
+        ("Pipeline._consume", f"{ENGINE}/pipeline.py"),
+        ("Handle._run", f"{STDLIB}/asyncio/events.py"),
+    )
+    assert rules.stack_layer(frames, thread_name="MainThread") == "storage"
+
+
 def test_everything_on_the_writer_thread_is_storage(rules: LayerRules) -> None:
     frames = stack(("_worker", f"{STDLIB}/concurrent/futures/thread.py"))
     assert rules.stack_layer(frames, thread_name="veltrix-writer_0") == "storage"

@@ -132,6 +132,9 @@ class Pipeline:
                 await asyncio.sleep(batch_wait)  # let a batch gather
             take = min(batch_max, len(waiting))
             batch = [waiting.popleft() for _ in range(take)]
+            if not batch:  # a shutdown failed what was queued while the batch gathered
+                self._busy = False
+                continue
             if self.config.queue.overflow == "wait":
                 async with self._space:
                     self._space.notify_all()
@@ -139,6 +142,10 @@ class Pipeline:
                 await self._process(batch)
             finally:
                 self._busy = False
+            if self._writer is None:
+                # The commit ran on the loop without giving way: let the answers out and new
+                # requests in before the next batch of a backlog.
+                await asyncio.sleep(0)
 
     async def _process(self, batch: list[Item]) -> None:
         changes = Changes()
@@ -192,17 +199,19 @@ class Pipeline:
         deadline = loop.time() + timeout
         while (self.pending or self._busy) and loop.time() < deadline:
             await asyncio.sleep(0.01)
-        while self._busy:  # a commit under way cannot be taken back: let it finish
-            await asyncio.sleep(0.01)
+        # Past the deadline: what is still queued is not applied (its requests get 503) ...
         failed = 0
-        if self._consumer is not None:
-            self._consumer.cancel()
         while self.waiting:
             event, future = self.waiting.popleft()
             self.pending.pop(event.id, None)
             if not future.done():
                 future.set_exception(ShuttingDown())
                 failed += 1
+        # ... but a batch taken before it is committed: a commit cannot be taken back.
+        while self._busy:
+            await asyncio.sleep(0.01)
+        if self._consumer is not None:
+            self._consumer.cancel()
         return failed
 
     def close(self) -> None:

@@ -112,7 +112,8 @@ class WindowTracker:
         started_at = time.time()
         self.tracker = tracker
         # memray learns a thread's name when it is assigned; name the threads that started
-        # before tracking again so that the capture knows them (the SQLite writer thread).
+        # before tracking again so that the capture knows them (the SQLite writer thread, where
+        # storage.writer = "thread", and the checkpointer).
         for thread in threading.enumerate():
             thread.name = thread.name
         self._update(started_at=started_at)
