@@ -123,3 +123,27 @@ def test_drain_fails_what_is_still_queued_at_its_deadline_and_commits_the_rest(
     assert len(applied) + len(refused) == 400
     with sqlite3.connect(db) as check:
         assert check.execute("SELECT COUNT(*) FROM events").fetchone() == (len(applied),)
+
+
+@pytest.mark.parametrize("writer", ["loop", "thread"])
+def test_inline_processing_applies_and_commits_every_request(
+    tmp_path: Path, writer: str
+) -> None:
+    config = load_config("tuned").with_overrides(
+        processing={"mode": "inline"}, storage={"writer": writer}
+    )
+    db = tmp_path / "v.db"
+
+    async def play() -> list[list[Result]]:
+        pipeline, _ = _pipeline(config, db)
+        pipeline.start()
+        joins = _joins(20)
+        answers = await asyncio.gather(*(pipeline.submit([e]) for e in joins))
+        again = await pipeline.submit(joins[:1])  # a repeated id: the first result, once
+        pipeline.close()
+        return [results for results, _ in [*answers, again]]
+
+    answers = asyncio.run(play())
+    assert all(results == [("applied", None)] for results in answers)
+    with sqlite3.connect(db) as check:
+        assert check.execute("SELECT COUNT(*) FROM events").fetchone() == (20,)
