@@ -48,6 +48,8 @@ class Pipeline:
         self._space = asyncio.Condition()  # for overflow = "wait"
         self._inline_lock = asyncio.Lock()
         self._busy = False
+        self._refusing = False  # past the drain's deadline: inline requests are not applied
+        self._refused = 0
         # storage.writer = "thread": one writer thread, so SQLite commits never block the
         # event loop, and stay in order; "loop": none, the consumer commits on the loop.
         self._writer: ThreadPoolExecutor | None = None
@@ -107,11 +109,20 @@ class Pipeline:
                     self.metrics.count_rejected(event.type, "queue_full")
                 raise QueueFull
             async with self._space:
-                await self._space.wait_for(lambda: len(self.waiting) + len(items) <= capacity)
+                await self._space.wait_for(
+                    lambda: not self.accepting or len(self.waiting) + len(items) <= capacity
+                )
+            if not self.accepting:  # a shutdown began while this request waited for space
+                for event, _ in items:
+                    self.metrics.count_rejected(event.type, "shutting_down")
+                raise ShuttingDown
         for event, future in items:
             self.pending[event.id] = future
         if self.config.processing.mode == "inline":
             async with self._inline_lock:
+                if self._refusing:  # past the drain's deadline: not applied
+                    self._refused += self._fail(items)
+                    return
                 await self._process(items)
             return
         self.waiting.extend(items)
@@ -195,23 +206,37 @@ class Pipeline:
         Returns how many events were failed with ShuttingDown.
         """
         self.accepting = False
+        async with self._space:  # requests waiting for queue space: refused, not queued
+            self._space.notify_all()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while (self.pending or self._busy) and loop.time() < deadline:
             await asyncio.sleep(0.01)
         # Past the deadline: what is still queued is not applied (its requests get 503) ...
+        failed = self._fail_queued()
+        self._refusing = True
+        # ... but a batch taken before it is committed: a commit cannot be taken back.
+        while self._busy:
+            await asyncio.sleep(0.01)
+        async with self._inline_lock:  # inline: the request being applied finishes, the rest
+            pass  # queued on the lock behind it are refused
+        if self._consumer is not None:
+            self._consumer.cancel()
+        return failed + self._fail_queued() + self._refused
+
+    def _fail_queued(self) -> int:
+        items = list(self.waiting)
+        self.waiting.clear()
+        return self._fail(items)
+
+    def _fail(self, items: list[Item]) -> int:
+        """Answer these events ShuttingDown; returns how many were still unanswered."""
         failed = 0
-        while self.waiting:
-            event, future = self.waiting.popleft()
+        for event, future in items:
             self.pending.pop(event.id, None)
             if not future.done():
                 future.set_exception(ShuttingDown())
                 failed += 1
-        # ... but a batch taken before it is committed: a commit cannot be taken back.
-        while self._busy:
-            await asyncio.sleep(0.01)
-        if self._consumer is not None:
-            self._consumer.cancel()
         return failed
 
     def close(self) -> None:
