@@ -50,12 +50,7 @@ WARM_UP_S = 2.0
 
 def logged_stalls_ms(log: Path) -> list[float]:
     """The stall lengths the engine logged."""
-    marker = "fault: stalled the process for "
-    return [
-        float(line.split(marker)[1].split(" ms")[0])
-        for line in log.read_text().splitlines()
-        if marker in line
-    ]
+    return [ms for _, ms in engine_capacity.logged_stalls(log)]
 
 
 def model_p99(healthy_run: Path, stall_ms: float, period_s: float, samples: int = 400_000) -> float:
@@ -97,8 +92,7 @@ def independent_run(
     if measured.problems:
         print(f"  independent client, round {trial}: {'; '.join(measured.problems)}",
               file=sys.stderr)  # fmt: skip
-    newest_log = max(workdir.glob("stalling-*/engine.log"), key=lambda log: log.stat().st_mtime)
-    return measured.load.latency.p99, logged_stalls_ms(newest_log)
+    return measured.load.latency.p99, logged_stalls_ms(Path(measured.engine_log))
 
 
 def main() -> None:

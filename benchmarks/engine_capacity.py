@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import hashlib
 import json
 import random
@@ -159,6 +160,7 @@ class Measurement:
     client_acked: int  # events the client saw answered 200 (joins + play, whole run)
     engine_exit: int | None
     stop_s: float
+    engine_log: str  # the engine's log file (kept only while the run's work folder is)
     engine_log_problems: list[str]
     engine_log_tail: list[str]
     engine_code: str
@@ -208,6 +210,24 @@ def _metrics_probe(session: aiohttp.ClientSession, url: str) -> _openloop.Probe:
         return figures
 
     return probe
+
+
+ENGINE_LOG_TIME = "%Y-%m-%d %H:%M:%S,%f"  # the stamp engine/server.py puts on every log line
+STALL_MARKER = "fault: stalled the process for "
+
+
+def engine_log_epoch(line: str) -> float:
+    """When the engine wrote this log line, as epoch seconds."""
+    return datetime.datetime.strptime(line[:23], ENGINE_LOG_TIME).timestamp()
+
+
+def logged_stalls(log: Path) -> list[tuple[float, float]]:
+    """(epoch when it ended, length in ms) of every stall the engine's stall fault logged."""
+    return [
+        (engine_log_epoch(line), float(line.split(STALL_MARKER)[1].split(" ms")[0]))
+        for line in log.read_text().splitlines()
+        if STALL_MARKER in line
+    ]
 
 
 def _log_problems(path: Path) -> list[str]:
@@ -329,6 +349,7 @@ async def _measure_running(
         client_acked=client_acked,
         engine_exit=exit_code,
         stop_s=round(stop_s, 2),
+        engine_log=str(engine.log_path),
         engine_log_problems=_log_problems(engine.log_path),
         engine_log_tail=engine.last_log_lines(8),
         engine_code=engine_code,

@@ -14,7 +14,6 @@ ones, including the one `quiet` makes before it freezes the heap, do not.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import sys
@@ -48,16 +47,11 @@ atexit.register(lambda: open(os.environ["VBENCH_GC_PAUSES"], "w").write(json.dum
 """
 
 
-def _mtime(path: Path) -> float:
-    return path.stat().st_mtime
-
-
 def _ready_epoch(log: Path) -> float:
     """When the engine finished starting: its first log line after READY."""
     for line in log.read_text().splitlines():
         if " config " in line and ", database " in line:
-            stamp = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
-            return stamp.timestamp()
+            return engine_capacity.engine_log_epoch(line)
     raise RuntimeError(f"no start-up line in {log}")
 
 
@@ -74,7 +68,7 @@ def measure(mode: str, rate: float, duration_s: float, trial: int, scratch: Path
     run = engine_capacity.measure(
         f"gc-{mode}", config, rate, 2.0, duration_s, trial, "raw", scratch, engine_env=env
     )
-    ready = _ready_epoch(max(scratch.glob(f"gc-{mode}-*/engine.log"), key=_mtime))
+    ready = _ready_epoch(Path(run.engine_log))
     pauses = {
         int(g): [ms for stamp, ms in stamped if stamp >= ready]
         for g, stamped in json.loads(out.read_text()).items()

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
-import re
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,10 +22,13 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 
-from veltrix_bench.engine.config import load_config
-from veltrix_bench.engine.process import start_engine
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-_STALL_LINE = re.compile(r"^(\S+ \S+) .*stalled the process for ([\d.]+) ms")
+import engine_capacity  # noqa: E402
+
+from veltrix_bench.engine.config import load_config  # noqa: E402
+from veltrix_bench.engine.process import start_engine  # noqa: E402
 
 
 async def open_loop(url: str, rate: float, duration_s: float) -> np.ndarray:
@@ -56,13 +58,8 @@ async def open_loop(url: str, rate: float, duration_s: float) -> np.ndarray:
 
 
 def stall_windows(log: Path) -> list[tuple[float, float]]:
-    windows = []
-    for line in log.read_text().splitlines():
-        found = _STALL_LINE.match(line)
-        if found:
-            end = datetime.datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
-            windows.append((end - float(found[2]) / 1000, end))
-    return windows
+    """(start, end) epoch seconds of every stall the engine logged (stamped when it ended)."""
+    return [(end - ms / 1000, end) for end, ms in engine_capacity.logged_stalls(log)]
 
 
 def main() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -54,6 +56,13 @@ def http(
         return status, headers, json.loads(text)
     except ValueError:
         return status, headers, text
+
+
+def python_output(code: str) -> str:
+    """What a fresh Python process running `code` prints; it must exit 0."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 def post_events(engine: EngineProcess, events: Any) -> tuple[int, dict[str, str], Any]:

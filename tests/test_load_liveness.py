@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import resource
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import python_output
 from veltrix_bench.load.liveness import is_socket_alive
 
 HIGH_FD = 1500
@@ -80,6 +79,4 @@ def test_install_puts_the_system_poll_check_into_geventhttpclient_under_gevent()
         "assert not liveness.is_socket_alive(None, a)\n"
         "print('ok')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "ok"
+    assert python_output(code) == "ok"

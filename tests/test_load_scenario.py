@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import python_output
 from veltrix_bench.errors import ConfigError
 from veltrix_bench.load.scenario import (
     SCENARIO_DIR,
@@ -179,6 +178,4 @@ def test_the_cli_facing_modules_do_not_import_gevent_or_locust() -> None:
         "veltrix_bench.load.protocol, veltrix_bench.load.liveness; "
         "print(sorted(m for m in ('gevent', 'locust', 'geventhttpclient') if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert python_output(code) == "[]"
