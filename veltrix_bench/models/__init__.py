@@ -1,0 +1,1 @@
+"""Typed data that crosses a stage boundary (msgspec Structs: decoded and validated in one step)."""
