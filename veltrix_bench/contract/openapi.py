@@ -127,6 +127,11 @@ def schema_problems(name: str, instance: Any) -> list[str]:
     return _problems_at(f"/components/schemas/{_escape(name)}", instance, name)
 
 
+def referenced_id(reference: Any, key: str) -> int:
+    """An id the contract gives bare (3) or as an object holding it under `key` ({"place": 3})."""
+    return int(reference[key] if isinstance(reference, dict) else reference)
+
+
 def answer_problems(
     method: str, path: str, status: int, headers: Mapping[str, str], body: bytes
 ) -> list[str]:
