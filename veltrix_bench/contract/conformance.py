@@ -130,6 +130,10 @@ class _Prerequisite(Exception):
     """A check cannot run because an earlier one found what it needs missing."""
 
 
+class _Mismatch(Exception):
+    """An answer is not what the contract says: the check fails with this message."""
+
+
 Outcome = tuple[Verdict, str]
 CheckFunction = Callable[[_Run], Awaitable[Outcome]]
 
@@ -142,42 +146,72 @@ def _shape_failure(answers: list[Answer]) -> str | None:
     return "; ".join(problems[:2]) + more
 
 
-def _expect(answer: Answer, status: int) -> str | None:
-    """Why `answer` is not a conforming answer with `status`; None when it is."""
+def _expect(answer: Answer, status: int, named: str | None = None) -> str | None:
+    """Why `answer` is not a conforming answer with `status` (and, for an error, naming the
+    field `named`); None when it is."""
     if answer.status != status:
         return f"{answer.label} answered {answer.status}, expected {status}"
-    return _shape_failure([answer])
+    if shape := _shape_failure([answer]):
+        return shape
+    if named is not None and answer.field() != named:
+        return f"{answer.label}: {status} names field {answer.field()!r}, not {named!r}"
+    return None
+
+
+async def _reads(run: _Run, expected: list[tuple[str, int, str | None]]) -> list[Answer]:
+    """GET each (path, status, field named): the answers, or _Mismatch saying what differs."""
+    answers = [await run.probe.call("GET", path) for path, _, _ in expected]
+    problems = [
+        problem
+        for answer, (_, status, named) in zip(answers, expected, strict=True)
+        if (problem := _expect(answer, status, named))
+    ]
+    if problems:
+        raise _Mismatch("; ".join(problems))
+    return answers
 
 
 # -- the routes ---------------------------------------------------------------------------
 
 
 async def check_healthz(run: _Run) -> Outcome:
-    answer = await run.probe.call("GET", "/healthz")
-    problem = _expect(answer, 200)
-    return (Verdict.FAIL, problem) if problem else (Verdict.PASS, "200 in shape")
+    await _reads(run, [("/healthz", 200, None)])
+    return Verdict.PASS, "200 in shape"
 
 
 async def check_hunt(run: _Run) -> Outcome:
     """The description vbench's player model reads, and the errors of the route."""
-    answers = [
-        (await run.probe.call("GET", f"/v1/hunts/{HUNT}"), 200),
-        (await run.probe.call("GET", f"/v1/hunts/{NO_SUCH_ID}"), 404),
-        (await run.probe.call("GET", "/v1/hunts/first"), 400),
-    ]
-    problems = [p for answer, status in answers if (p := _expect(answer, status))]
-    named = answers[2][0].field()
-    if answers[2][0].status == 400 and named != "hunt":
-        problems.append(f"GET /v1/hunts/first: 400 names field {named!r}, not 'hunt'")
-    if problems:
-        return Verdict.FAIL, "; ".join(problems)
-    hunt = answers[0][0].json()
+    hunt_answer, _, _ = await _reads(
+        run,
+        [
+            (f"/v1/hunts/{HUNT}", 200, None),
+            (f"/v1/hunts/{NO_SUCH_ID}", 404, None),
+            ("/v1/hunts/first", 400, "hunt"),
+        ],
+    )
+    hunt = hunt_answer.json()
     run.places = [referenced_id(place, "place") for place in hunt["places"]]
     run.treasures = [referenced_id(treasure, "treasure") for treasure in hunt["treasures"]]
     return Verdict.PASS, (
         f"hunt {HUNT}: {len(run.places)} places, {len(hunt['clues'])} clues, "
         f"{len(run.treasures)} treasures; 404 for an unknown hunt, 400 naming 'hunt'"
     )
+
+
+async def check_leaderboard(run: _Run) -> Outcome:
+    await _reads(
+        run,
+        [
+            (f"/v1/hunts/{HUNT}/leaderboard", 200, None),
+            (f"/v1/hunts/{NO_SUCH_ID}/leaderboard", 404, None),
+        ],
+    )
+    return Verdict.PASS, "200 in shape; 404 for an unknown hunt"
+
+
+async def check_player(run: _Run) -> Outcome:
+    await _reads(run, [("/v1/players/1", 200, None), ("/v1/players/someone", 400, "player")])
+    return Verdict.PASS, "200 in shape; 400 naming 'player' for a malformed id"
 
 
 async def check_events(run: _Run) -> Outcome:
@@ -210,26 +244,6 @@ async def check_events(run: _Run) -> Outcome:
         f"{len(run.players)} players joined hunt {HUNT} one event per request; "
         "an array got one result per event, in order"
     )
-
-
-async def check_leaderboard(run: _Run) -> Outcome:
-    answer = await run.probe.call("GET", f"/v1/hunts/{HUNT}/leaderboard")
-    problem = _expect(answer, 200)
-    return (Verdict.FAIL, problem) if problem else (Verdict.PASS, "200 in shape")
-
-
-async def check_player(run: _Run) -> Outcome:
-    answers = [
-        (await run.probe.call("GET", "/v1/players/1"), 200),
-        (await run.probe.call("GET", "/v1/players/someone"), 400),
-    ]
-    problems = [p for answer, status in answers if (p := _expect(answer, status))]
-    named = answers[1][0].field()
-    if answers[1][0].status == 400 and named != "player":
-        problems.append(f"GET /v1/players/someone: 400 names field {named!r}, not 'player'")
-    if problems:
-        return Verdict.FAIL, "; ".join(problems)
-    return Verdict.PASS, "200 in shape; 400 naming 'player' for a malformed id"
 
 
 async def check_stats(run: _Run) -> Outcome:
@@ -318,10 +332,8 @@ async def check_bad_events(run: _Run) -> Outcome:
     for what, body, named in cases:
         raw = body if isinstance(body, bytes) else None
         answer = await run.probe.call("POST", "/v1/events", body=None if raw else body, raw=raw)
-        if problem := _expect(answer, 400):
+        if problem := _expect(answer, 400, named):
             problems.append(f"{what}: {problem}")
-        elif answer.field() != named:
-            problems.append(f"{what}: 400 names {answer.field()!r}, not {named!r}")
     if problems:
         return Verdict.FAIL, f"{len(problems)} of {len(cases)} bad events: " + _first(problems)
     return Verdict.PASS, f"{len(cases)} bad events each answered 400 naming the field"
@@ -580,6 +592,8 @@ async def _check_target(base_url: str, limits: Limits) -> ConformanceResult:
 async def _one(name: str, function: CheckFunction, run: _Run) -> Check:
     try:
         return Check(name, *await function(run))
+    except _Mismatch as exc:
+        return Check(name, Verdict.FAIL, str(exc))
     except (BudgetSpent, Unanswered, _Prerequisite) as exc:
         return Check(name, Verdict.FAIL, f"not finished: {exc}")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, NamedTuple
 
-from veltrix_bench.contract.openapi import schema_problems
+from veltrix_bench.contract.openapi import referenced_id, schema_problems
 from veltrix_bench.load.spec import ACTIONS, ActionMix
 
 
@@ -39,15 +39,10 @@ class Hunt:
             raise ValueError(f"hunt description is malformed: {problems[0]}")
         return cls(
             hunt=int(data["hunt"]),
-            places=tuple(_id_of(place, "place") for place in data["places"]),
+            places=tuple(referenced_id(place, "place") for place in data["places"]),
             clues=tuple((int(clue["clue"]), clue["answer"]) for clue in data["clues"]),
-            treasures=tuple(_id_of(treasure, "treasure") for treasure in data["treasures"]),
+            treasures=tuple(referenced_id(treasure, "treasure") for treasure in data["treasures"]),
         )
-
-
-def _id_of(reference: Any, key: str) -> int:
-    """An id given bare (3) or as an object holding it ({"place": 3})."""
-    return int(reference[key] if isinstance(reference, dict) else reference)
 
 
 @dataclass
