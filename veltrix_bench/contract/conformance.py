@@ -14,6 +14,7 @@ the checks play hunt 1 with players 1..200 and judge counters by their differenc
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import secrets
 import time
@@ -21,7 +22,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from prometheus_client.parser import text_string_to_metric_families
@@ -39,6 +40,7 @@ from veltrix_bench.errors import RunFailed
 HUNT = 1
 NO_SUCH_ID = 1_000_000_000  # beyond any world the engine config allows
 _SETTLE_TIMEOUT_S = 5.0
+T = TypeVar("T")
 
 
 class Verdict(StrEnum):
@@ -218,7 +220,9 @@ async def check_events(run: _Run) -> Outcome:
     """POST /v1/events answers one result per event, in order: joins players 1..claimers."""
     _needs_hunt(run)
     joins = [run.event("join", player) for player in range(1, run.limits.claimers + 1)]
-    answers = await _gather_bounded([run.probe.post_events(join) for join in joins])
+    answers = await _together(
+        [functools.partial(run.probe.post_events, join) for join in joins], at_once=50
+    )
     problems = []
     for join, answer in zip(joins, answers, strict=True):
         if answer.status == 400 and answer.field() == "player":
@@ -353,9 +357,8 @@ async def check_retried_id(run: _Run) -> Outcome:
         if again != once:
             problems.append(f"sent again after its answer: got {again}, first {once}")
         copy = run.checkin(player)
-        copies = await asyncio.gather(
-            *(_results_of(run, "5 copies at once", copy, problems) for _ in range(5))
-        )
+        send_copy = functools.partial(_results_of, run, "5 copies at once", copy, problems)
+        copies = await _together([send_copy] * 5)
         if any(results != copies[0] for results in copies):
             problems.append(f"5 copies of one id sent at once got different results: {copies}")
 
@@ -422,8 +425,10 @@ async def check_one_winner(run: _Run) -> Outcome:
     for treasure in run.treasures:
         stats_before = await run.settled_stats()
         claims = [run.event("claim", player, treasure=treasure) for player in claimers]
-        answers = await asyncio.gather(*(run.probe.post_events(claim) for claim in claims))
-        if shape := _shape_failure(list(answers)):
+        answers = await _together(
+            [functools.partial(run.probe.post_events, claim) for claim in claims]
+        )
+        if shape := _shape_failure(answers):
             return Verdict.FAIL, shape
         statuses = Counter(result["status"] for answer in answers for result in answer.results())
         unanswered = len(claims) - sum(statuses.values())
@@ -467,8 +472,11 @@ async def _burst(run: _Run) -> _Burst:
             [run.checkin(run.players[(c * size + i) % len(run.players)]) for i in range(size)]
             for c in range(connections)
         ]
-        answers = await asyncio.gather(
-            *(run.probe.post_events(array, retry_when_full=False) for array in arrays)
+        answers = await _together(
+            [
+                functools.partial(run.probe.post_events, array, retry_when_full=False)
+                for array in arrays
+            ]
         )
         burst.requests += len(arrays)
         burst.events += len(arrays) * size
@@ -619,15 +627,25 @@ def _needs_players(run: _Run) -> None:
         raise _Prerequisite("players could not join hunt 1 (see the events check)")
 
 
-async def _gather_bounded(calls: list[Awaitable[Answer]], at_once: int = 50) -> list[Answer]:
-    """Await `calls` with at most `at_once` in flight (setup traffic, not a load)."""
-    gate = asyncio.Semaphore(at_once)
+async def _together(
+    calls: list[Callable[[], Awaitable[T]]], *, at_once: int | None = None
+) -> list[T]:
+    """Run `calls` concurrently (at most `at_once` in flight); on the first error the rest
+    are cancelled, so no request goes out after the budget ran out."""
+    gate = asyncio.Semaphore(at_once or len(calls) or 1)
 
-    async def bounded(call: Awaitable[Answer]) -> Answer:
+    async def bounded(call: Callable[[], Awaitable[T]]) -> T:
         async with gate:
-            return await call
+            return await call()
 
-    return list(await asyncio.gather(*(bounded(call) for call in calls)))
+    tasks = [asyncio.ensure_future(bounded(call)) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 async def _results_of(
