@@ -26,7 +26,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 CONTRACT = Path(__file__).resolve().parents[2] / "veltrix_bench" / "contract" / "openapi.json"
 BROKEN = ("two-winners", "apply-retries", "no-stats", "stats-shape", "unnamed-field",
@@ -133,11 +133,12 @@ def decode(body: bytes, world: World) -> list[Event]:
     raise BadRequest("body", "expected an event object or a non-empty array of them")
 
 
-def _text(value: Any) -> bool:
+def _text(value: Any) -> TypeGuard[str]:
+    """A string that can be stored (a lone surrogate cannot)."""
     if not isinstance(value, str):
         return False
     try:
-        value.encode("utf-8")  # a lone surrogate cannot be stored
+        value.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True
