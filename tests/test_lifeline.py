@@ -173,3 +173,14 @@ def test_kill_9_of_vbench_mid_load_leaves_no_child(
         for child in children:
             if not gone(child):
                 child.kill()
+
+
+def test_a_child_that_cannot_start_raises_in_the_thread_that_asked() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from veltrix_bench import lifeline
+
+    with ThreadPoolExecutor(1) as pool:
+        asked = pool.submit(lifeline.popen, ["/nonexistent/vbench-child"])
+        with pytest.raises(FileNotFoundError):
+            asked.result(timeout=10)

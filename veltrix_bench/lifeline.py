@@ -32,7 +32,6 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from typing import Any
 
 LIFELINE_ENV = "VBENCH_LIFELINE"
@@ -78,28 +77,35 @@ def _die_with(parent_pid: int) -> Callable[[], None]:
     return in_the_child
 
 
+_Reply = queue.SimpleQueue["subprocess.Popen[Any] | BaseException"]
+"""Where the spawner thread hands back the child it started, or why it could not."""
+
+
 class _Spawner:
     """A thread that never ends, so a parent-death signal armed by its forks fires only
     when the whole process dies, not when some short-lived thread that asked for a child
     returns."""
 
     def __init__(self) -> None:
-        self._requests: queue.SimpleQueue[tuple[Future[Any], Command, dict[str, Any]]]
+        self._requests: queue.SimpleQueue[tuple[_Reply, Command, dict[str, Any]]]
         self._requests = queue.SimpleQueue()
         threading.Thread(target=self._serve, name="vbench-lifeline", daemon=True).start()
 
     def spawn(self, args: Command, kwargs: dict[str, Any]) -> subprocess.Popen[Any]:
-        answer: Future[subprocess.Popen[Any]] = Future()
-        self._requests.put((answer, args, kwargs))
-        return answer.result()
+        reply: _Reply = queue.SimpleQueue()
+        self._requests.put((reply, args, kwargs))
+        answer = reply.get()
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
 
     def _serve(self) -> None:
         while True:
-            answer, args, kwargs = self._requests.get()
+            reply, args, kwargs = self._requests.get()
             try:
-                answer.set_result(subprocess.Popen(args, **kwargs))
-            except BaseException as exc:  # handed to the caller, who raises it
-                answer.set_exception(exc)
+                reply.put(subprocess.Popen(args, **kwargs))
+            except BaseException as exc:  # raised in the thread that asked
+                reply.put(exc)
 
 
 _the_spawner: _Spawner | None = None
