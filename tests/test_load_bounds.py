@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from veltrix_bench.errors import EXIT_USAGE, ConfigError
-from veltrix_bench.load.bounds import MAX_USERS_PER_PROCESS, users_per_process_limit
+from veltrix_bench.load.bounds import MAX_RUN_S, MAX_USERS_PER_PROCESS, users_per_process_limit
 from veltrix_bench.load.scenario import Scenario, load_scenario
 
 RUN_LENGTH = "histograms record up to 1 h"
@@ -130,6 +130,12 @@ def test_the_open_model_counts_its_in_flight_cap_as_users(tmp_path: Path) -> Non
     scenario = load_scenario(str(path))
     with pytest.raises(ConfigError, match=r"load.max_in_flight = \d+: .* users per generator"):
         scenario.to_load_spec("http://127.0.0.1:1", tmp_path, **overrides(), run_tag="t")
+
+
+def test_a_run_is_bounded_by_the_range_of_the_latency_histograms() -> None:
+    from veltrix_bench.hdr import HIGHEST_US
+
+    assert MAX_RUN_S * 1_000_000 == HIGHEST_US
 
 
 def test_the_bounds_let_every_bundled_scenario_through() -> None:
