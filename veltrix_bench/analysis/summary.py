@@ -11,7 +11,7 @@ from hdrh.histogram import HdrHistogram
 
 from veltrix_bench.analysis.histograms import LatencyFigures, figures, merged_log
 from veltrix_bench.analysis.invariants import check_all
-from veltrix_bench.run.rundir import RunDir
+from veltrix_bench.rundir import RunDir
 
 SCHEMA = "vbench.summary/1"
 SATURATION_ACHIEVED_RATIO = 0.95

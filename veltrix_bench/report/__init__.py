@@ -11,7 +11,7 @@ from veltrix_bench.analysis.gate import GateResult
 from veltrix_bench.analysis.histograms import merged_log, spectrum
 from veltrix_bench.analysis.summary import read_timeseries, write_summary
 from veltrix_bench.report import gate_md, html, junit, markdown
-from veltrix_bench.run.rundir import RunDir
+from veltrix_bench.rundir import RunDir
 
 if TYPE_CHECKING:
     from veltrix_bench.analysis.comparison import Side

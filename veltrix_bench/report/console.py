@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
@@ -9,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from veltrix_bench.analysis.gate import GateResult
+from veltrix_bench.load.scenario import Scenario
 from veltrix_bench.report.formatting import short_number as _num
 
 
@@ -59,6 +61,34 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     console.print(figures)
     for warning in summary.get("warnings", []):
         console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
+def print_run(
+    console: Console,
+    errors: Console,
+    summary: dict[str, Any],
+    exit_code: int,
+    notices: Iterable[str],
+    failure: str,
+) -> None:
+    """The end of a run: its figures (unless it failed before measuring anything), then on
+    `errors` what the user must know about them and why the run failed, if it did."""
+    if summary["requests"]["total"] or exit_code == 0:
+        print_summary(console, summary)
+        print_profiles(console, summary)
+    for notice in notices:
+        errors.print(f"[bold yellow]vbench:[/] {escape(notice)}", highlight=False)
+    if failure:
+        errors.print(f"[bold red]vbench:[/] {escape(failure)}", highlight=False)
+
+
+def scenario_line(scenario: Scenario) -> str:
+    """One line of `vbench scenarios`: name, load shape, duration, description."""
+    load = scenario.load
+    shape = (
+        f"open {load.peak_rate:,.0f}/s" if load.model == "open" else f"closed {load.users} users"
+    )
+    return f"{scenario.name:<12} {shape:<18} {load.total_duration_s:>6.0f}s  {scenario.description}"
 
 
 def print_comparison(console: Console, comparison: dict[str, Any]) -> None:

@@ -24,11 +24,12 @@ from veltrix_bench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, Run
 from veltrix_bench.load.protocol import Error, Final, Ready, Tick
 from veltrix_bench.load.scenario import Scenario, load_scenario
 from veltrix_bench.profile import ProfileSession
+from veltrix_bench.report import write_reports
 from veltrix_bench.run.generator_process import GeneratorProcess
 from veltrix_bench.run.live import LiveView
 from veltrix_bench.run.monitor import EngineMonitor, EngineSample, fetch_json
-from veltrix_bench.run.rundir import RunDir, new_run_dir
 from veltrix_bench.run.target import check_target
+from veltrix_bench.rundir import RunDir, new_run_dir
 
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 4.0  # generator and engine each get this long after a stop request
@@ -66,11 +67,15 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RunOutcome:
+    """One finished run: its directory (summary and reports written) and its verdict."""
+
     run_dir: RunDir
+    summary: dict[str, Any]
     exit_code: int
     message: str
-    invariants_not_applicable: str | None = None
-    """Why the engine invariants cannot be judged in this run (None: they can)."""
+    """Why the run failed or stopped ("" when it did neither)."""
+    notices: tuple[str, ...] = ()
+    """What the user must know about the figures (invariants not applicable, saturation)."""
 
 
 class StopSignal:
@@ -114,12 +119,40 @@ def prepare(options: RunOptions) -> tuple[Scenario, str | None]:
 
 
 def execute(options: RunOptions, console: Console) -> RunOutcome:
+    """Run, then write the summary and reports; a signal at any moment, the reports included,
+    stops the run early but never the writing of what was measured."""
     scenario, target = prepare(options)
     config_name = "external" if target else Path(options.config).stem
     run_dir = new_run_dir(options.out, scenario.name, config_name)
     with StopSignal() as stop:
-        run = _Run(options, scenario, target, run_dir, console, stop)
-        return run.execute()
+        status, detail, not_applicable = _Run(
+            options, scenario, target, run_dir, console, stop
+        ).execute()
+        summary = write_reports(run_dir)
+        return _verdict(run_dir, summary, status, detail, not_applicable, stop)
+
+
+def _verdict(
+    run_dir: RunDir,
+    summary: dict[str, Any],
+    status: str,
+    detail: str,
+    not_applicable: str | None,
+    stop: StopSignal,
+) -> RunOutcome:
+    notices = []
+    if not_applicable:
+        notices.append(f"engine invariants not applicable: {not_applicable}")
+    if summary["generator"]["saturated"]:
+        notices.append("the load generator was saturated; figures are suspect")
+    exit_code = {"complete": EXIT_OK, "interrupted": EXIT_INTERRUPTED}.get(status, EXIT_RUN_FAILED)
+    broken = [name for name, holds in summary["invariants"].items() if not holds]
+    if exit_code == EXIT_OK and broken:
+        details = "; ".join(summary["invariant_details"][name] for name in broken)
+        exit_code, detail = EXIT_RUN_FAILED, f"invariant broken: {details}"
+    if exit_code != EXIT_INTERRUPTED and stop.event.is_set():  # while the reports were written
+        exit_code, detail = EXIT_INTERRUPTED, "stopped by a signal; every result was written"
+    return RunOutcome(run_dir, summary, exit_code, detail, tuple(notices))
 
 
 class _Run:
@@ -151,15 +184,19 @@ class _Run:
         self.session = ProfileSession(run_dir.path, kinds, options.handler) if kinds else None
 
     # -- the run ---------------------------------------------------------------------------
-    def execute(self) -> RunOutcome:
+    def execute(self) -> tuple[str, str, str | None]:
+        """(status, why it is not complete, why invariants are not applicable) once run.json,
+        timeseries.csv and the profiles are written."""
         try:
             self._start_and_load()
         except RunFailed as failure:
             self._fail("failed", failure.message)
         finally:
             self._stop_children()
+            if self.stop.event.is_set():  # also a signal after the load, while engines stop
+                self._fail("interrupted", "stopped by a signal; partial results written")
             self._write_record()
-        return self._outcome()
+        return self.status, self.detail, self.record.get("invariants_not_applicable")
 
     def _fail(self, status: str, detail: str) -> None:
         if self.status == "complete":
@@ -220,8 +257,6 @@ class _Run:
         with LiveView(self.console, title, spec.duration_s) as view:
             view.status("spawning users")
             self._follow_generator(view)
-        if self.stop.event.is_set():
-            self._fail("interrupted", "stopped by a signal; partial results written")
         self.record["stats_after"] = None if custom else self._settled_stats(base_url)
         if self.session is not None:
             self.session.end_window()
@@ -256,7 +291,7 @@ class _Run:
         persisted only agree when nothing is in flight); the last ones read if it never does."""
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         stats = self._stats(base_url, required=False)
-        while stats is not None and time.monotonic() < deadline:
+        while stats is not None and time.monotonic() < deadline and not self.stop.event.is_set():
             if not stats.get("requests_in_flight") and not stats.get("queue_depth"):
                 return stats
             time.sleep(0.1)
@@ -385,14 +420,6 @@ class _Run:
                 writer.writerow(
                     ["" if values[c] is None else values[c] for c in TIMESERIES_COLUMNS]
                 )
-
-    def _outcome(self) -> RunOutcome:
-        if self.status == "interrupted":
-            return RunOutcome(self.run_dir, EXIT_INTERRUPTED, self.detail)
-        not_applicable = self.record.get("invariants_not_applicable")
-        if self.status != "complete":
-            return RunOutcome(self.run_dir, EXIT_RUN_FAILED, self.detail, not_applicable)
-        return RunOutcome(self.run_dir, EXIT_OK, "", not_applicable)
 
 
 def _planned_load(scenario: Scenario) -> dict[str, Any]:
