@@ -6,14 +6,15 @@ any stage can be rerun from them alone.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from veltrix_bench.errors import BadRunDir
+from veltrix_bench.models.comparison import Comparison
+from veltrix_bench.models.documents import read_document
+from veltrix_bench.models.run_record import RunRecord
+from veltrix_bench.models.summary import Summary
 
 RUN_RECORD = "run.json"
 SUMMARY = "summary.json"
@@ -72,26 +73,13 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(text).stem)[:40] or "x"
 
 
-def read_json(path: Path, what: str) -> dict[str, Any]:
-    """A JSON object from a run or compare directory; BadRunDir naming the file otherwise."""
-    try:
-        document = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise BadRunDir(f"{path.parent}: not {what} (no {path.name})") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BadRunDir(f"{path}: not a readable {path.name} ({exc})") from None
-    if not isinstance(document, dict):
-        raise BadRunDir(f"{path}: not a readable {path.name} (expected a JSON object)")
-    return document
+def read_record(run_dir: Path) -> RunRecord:
+    return read_document(run_dir / RUN_RECORD, RunRecord, "a run directory")
 
 
-def read_summary(run_dir: Path) -> dict[str, Any]:
-    return read_json(run_dir / SUMMARY, "a run directory")
+def read_summary(run_dir: Path) -> Summary:
+    return read_document(run_dir / SUMMARY, Summary, "a run directory")
 
 
-def read_record(run_dir: Path) -> dict[str, Any]:
-    return read_json(run_dir / RUN_RECORD, "a run directory")
-
-
-def read_comparison(compare_dir: Path) -> dict[str, Any]:
-    return read_json(compare_dir / COMPARISON, "a compare directory")
+def read_comparison(compare_dir: Path) -> Comparison:
+    return read_document(compare_dir / COMPARISON, Comparison, "a compare directory")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
 from veltrix_bench.analysis.compare import DEFAULT_THRESHOLD, METRICS, parse_fraction
 from veltrix_bench.commands.options import bounds_option, duration_option
 from veltrix_bench.errors import EXIT_OK, RunFailed, UsageError
+from veltrix_bench.models.comparison import Comparison
 from veltrix_bench.report import write_comparison_reports
 from veltrix_bench.run.orchestrator import RunOptions, prepare
 from veltrix_bench.run.trials import load_finished, run_interleaved
@@ -34,7 +34,7 @@ class CompareOptions:
 @dataclass(frozen=True)
 class CompareOutcome:
     compare_dir: Path
-    comparison: dict[str, Any]
+    comparison: Comparison
     exit_code: int = EXIT_OK
 
 
@@ -60,7 +60,7 @@ def compare(options: CompareOptions, console: Console) -> CompareOutcome:
             raise UsageError(
                 f"these runs all have config '{groups[0].name}': give runs of at least two configs"
             )
-        scenario = ", ".join(sorted({str(s["scenario"]) for g in groups for s in g.summaries}))
+        scenario = ", ".join(sorted({t.summary.scenario for g in groups for t in g.trials}))
         compare_dir = new_compare_dir(out, [g.name for g in groups])
     else:
         base = RunOptions(scenario=options.scenario, rate=options.rate, duration_s=duration_s)
@@ -71,7 +71,7 @@ def compare(options: CompareOptions, console: Console) -> CompareOutcome:
         groups = run_interleaved(
             sides, base, options.trials, compare_dir, console, options.profiled_trials
         )
-    empty = [g.name for g in groups if not g.summaries]
+    empty = [g.name for g in groups if not g.trials]
     if empty:
         raise RunFailed(f"nothing to compare: no successful trials for {', '.join(empty)}")
     comparison = write_comparison_reports(compare_dir, groups, scenario, bounds)

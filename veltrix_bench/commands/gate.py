@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
 from veltrix_bench.analysis.checks import Check
-from veltrix_bench.analysis.gate import GateResult, regression_checks, threshold_checks
+from veltrix_bench.analysis.gate import regression_checks, threshold_checks
 from veltrix_bench.commands.options import bounds_option, checks_option, duration_option
 from veltrix_bench.errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_RUN_FAILED, UsageError
+from veltrix_bench.models.gate import GateCheck, GateResult
+from veltrix_bench.models.summary import Summary, Trial
 from veltrix_bench.report import publish_gate
 from veltrix_bench.run.orchestrator import RunOptions, prepare
-from veltrix_bench.run.trials import finished_summaries, run_interleaved
+from veltrix_bench.run.trials import finished_trials, run_interleaved
 from veltrix_bench.rundir import GATE, new_compare_dir, read_summary
 from veltrix_bench.writable import writable_dir, writable_file
 
@@ -57,19 +58,19 @@ def gate(options: GateOptions, console: Console) -> GateOutcome:
         raise UsageError("regression mode needs at least one --max-regression METRIC=AMOUNT")
     if options.junit is not None:
         writable_file(options.junit, "--junit")
-    results = []
+    results: list[GateCheck] = []
     sources = []
     exit_code = EXIT_OK
     gate_dir = run_dir
     if run_dir is not None:
         summary = read_summary(run_dir)
         writable_dir(run_dir, "RUN_DIR")  # gate.json goes beside the summary
-        checks = checks_option(options.checks or summary.get("thresholds", []))
+        checks = checks_option(options.checks or summary.thresholds)
         if not checks and baseline is None:
             raise UsageError("no checks: pass --check or give the scenario [thresholds]")
         results += threshold_checks(checks, summary)
         sources.append(str(run_dir))
-        if summary["status"] != "complete":
+        if not summary.complete:
             exit_code = EXIT_RUN_FAILED
     if baseline is not None and candidate is not None:
         base_runs = _summaries_of(baseline, "baseline")
@@ -83,30 +84,30 @@ def gate(options: GateOptions, console: Console) -> GateOutcome:
             for config in (baseline, candidate):
                 prepare(RunOptions(scenario=options.scenario, config=config, rate=options.rate))
             sides = run_interleaved([baseline, candidate], trial, options.trials, gate_dir, console)
-            base_runs, cand_runs = sides[0].summaries, sides[1].summaries
+            base_runs, cand_runs = sides[0].trials, sides[1].trials
             if not base_runs or not cand_runs:
                 exit_code = EXIT_RUN_FAILED
         results += regression_checks(base_runs, cand_runs, bounds)
         sources.append(f"{candidate} against baseline {baseline}")
     assert gate_dir is not None
-    result = GateResult(results, "; ".join(sources))
+    result = GateResult.of(results, "; ".join(sources))
     publish_gate(result, gate_dir, options.junit)
     if exit_code == EXIT_OK and not result.passed:
         exit_code = EXIT_CHECK_FAILED
     return GateOutcome(result, gate_dir / GATE, exit_code)
 
 
-def _summaries_of(path_or_config: str, side: str) -> list[dict[str, Any]] | None:
-    """Summaries from a run or compare directory; None when it names a config instead."""
+def _summaries_of(path_or_config: str, side: str) -> list[Trial] | None:
+    """Trials from a run or compare directory; None when it names a config instead."""
     path = Path(path_or_config)
-    return finished_summaries(path, side) if path.is_dir() else None
+    return finished_trials(path, side) if path.is_dir() else None
 
 
 def gate_a_run(
-    summary: dict[str, Any], run_dir: Path, checks: list[Check], junit: Path | None
+    summary: Summary, run_dir: Path, checks: list[Check], junit: Path | None
 ) -> GateOutcome:
     """The scenario's thresholds on a run just made (`vbench run --gate`)."""
-    result = GateResult(threshold_checks(checks, summary), str(run_dir))
+    result = GateResult.of(list(threshold_checks(checks, summary)), str(run_dir))
     publish_gate(result, run_dir, junit)
     exit_code = EXIT_OK if result.passed else EXIT_CHECK_FAILED
     return GateOutcome(result, run_dir / GATE, exit_code)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from veltrix_bench.errors import EXIT_OK
+from veltrix_bench.models.summary import Summary
 from veltrix_bench.report import write_reports
 from veltrix_bench.rundir import RunDir, read_record
 
@@ -14,7 +14,7 @@ from veltrix_bench.rundir import RunDir, read_record
 @dataclass(frozen=True)
 class ReportOutcome:
     report_html: Path
-    summary: dict[str, Any]
+    summary: Summary
     exit_code: int = EXIT_OK
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from rich.console import Console
 from rich.markup import escape
 
 from veltrix_bench.analysis.comparison import Side
-from veltrix_bench.analysis.metrics import TRIAL_ROUND
 from veltrix_bench.errors import EXIT_INTERRUPTED, BadRunDir, Interrupted
+from veltrix_bench.models.summary import Trial
 from veltrix_bench.run.orchestrator import RunOptions, execute
 from veltrix_bench.rundir import COMPARISON, SUMMARY, read_comparison, read_summary
 
@@ -34,9 +34,7 @@ def run_interleaved(
     """
     trial_dir = out_dir / "trials"
     labels = side_labels(configs)
-    collected: dict[str, tuple[list[dict[str, Any]], list[Path]]] = {
-        label: ([], []) for label in labels
-    }
+    collected: dict[str, Side] = {label: Side(label, [], []) for label in labels}
     rounds: list[tuple[int, tuple[str, ...]]] = [(i, ()) for i in range(trials)]
     for i in range(profiled_trials):
         rounds += [(i, ("memory",)), (i, ("cpu",))]
@@ -53,11 +51,11 @@ def run_interleaved(
                 failure = escape(outcome.message)
                 console.print(f"[yellow]  {escape(config)} {label} failed: {failure}[/]")
                 continue
-            collected[side][0].append(summary | {TRIAL_ROUND: (profile, index)})
-            collected[side][1].append(outcome.run_dir.path)
-            console.print(f"  p99 {summary['latency_ms']['p99']} ms · "
-                          f"{summary['requests']['throughput_rps']:,.0f} req/s")  # fmt: skip
-    return [Side(label, *collected[label]) for label in labels]
+            collected[side].trials.append(Trial(summary, (profile, index)))
+            collected[side].run_dirs.append(outcome.run_dir.path)
+            console.print(f"  p99 {summary.latency_ms.p99} ms · "
+                          f"{summary.requests.throughput_rps:,.0f} req/s")  # fmt: skip
+    return [collected[label] for label in labels]
 
 
 def round_order(sides: list[T], round_number: int) -> list[T]:
@@ -80,22 +78,22 @@ def side_labels(configs: list[str]) -> list[str]:
 
 def load_finished(run_dirs: list[Path]) -> list[Side]:
     """Finished run directories grouped by their config, in order of first appearance."""
-    grouped: dict[str, tuple[list[dict[str, Any]], list[Path]]] = {}
+    grouped: dict[str, Side] = {}
     for run_dir in run_dirs:
         summary = read_summary(run_dir)
-        summaries, dirs = grouped.setdefault(str(summary["config"]), ([], []))
-        summaries.append(summary)
-        dirs.append(run_dir)
-    return [Side(name, s, d) for name, (s, d) in grouped.items()]
+        side = grouped.setdefault(summary.config, Side(summary.config, [], []))
+        side.trials.append(Trial(summary))
+        side.run_dirs.append(run_dir)
+    return list(grouped.values())
 
 
-def finished_summaries(path: Path, side: str) -> list[dict[str, Any]]:
-    """The summaries of a run directory, or of one side ("baseline": the first, else the last)
-    of a compare directory."""
+def finished_trials(path: Path, side: str) -> list[Trial]:
+    """The trial of a run directory, or the trials of one side ("baseline": the first, else
+    the last) of a compare directory."""
     if (path / SUMMARY).exists():
-        return [read_summary(path)]
+        return [Trial(read_summary(path))]
     if (path / COMPARISON).exists():
-        sides = read_comparison(path)["sides"]
+        sides = read_comparison(path).sides
         chosen = sides[0] if side == "baseline" else sides[-1]
-        return [read_summary(Path(run_dir)) for run_dir in chosen["run_dirs"]]
+        return [Trial(read_summary(Path(run_dir))) for run_dir in chosen.run_dirs]
     raise BadRunDir(f"{path}: neither a run directory nor a compare directory")
