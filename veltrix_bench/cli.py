@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from veltrix_bench import __version__
+from veltrix_bench.cli_options import engine_options
 from veltrix_bench.errors import EXIT_INTERRUPTED, VbenchError
 
 app = typer.Typer(
@@ -26,6 +27,8 @@ app = typer.Typer(
 )
 engine_app = typer.Typer(help="The embedded reference engine.", no_args_is_help=True)
 app.add_typer(engine_app, name="engine")
+if TYPE_CHECKING:
+    from veltrix_bench.commands.engines import EngineOptions, GateEngines
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -83,7 +86,9 @@ def engine_serve(
 
 @app.command("run")
 @user_errors
+@engine_options("run")
 def run_command(
+    engines: EngineOptions,
     scenario: Annotated[str, Opt(help="Bundled scenario name or a TOML file.")] = "smoke",
     config: Annotated[str, Opt(help="Engine config: preset or TOML file.")] = "default",
     rate: Annotated[float | None, Opt(help="Open model at this rate (requests/s).")] = None,
@@ -104,6 +109,7 @@ def run_command(
     master_port: Annotated[int | None, Opt(help="Default 5557 with --expect-workers.")] = None,
     worker_timeout: Annotated[str, Opt(help="How long the master waits for workers.")] = "60s",
     on_worker_loss: Annotated[str, Opt(help="fail (stop the run) or continue.")] = "fail",
+    native: Annotated[bool, Opt("--native", help="CPU profile: C frames too.")] = False,
 ) -> None:
     """Load the engine with a scenario; live view, then a run directory with the results.
 
@@ -118,7 +124,8 @@ def run_command(
         target=target, allow_remote=allow_remote, out=out, seed=seed, gate=gate, junit=junit,
         profile=profile, handler=handler, profile_pid=profile_pid, processes=processes,
         expect_workers=expect_workers, master_bind=master_bind, master_port=master_port,
-        worker_timeout=worker_timeout, on_worker_loss=on_worker_loss,
+        worker_timeout=worker_timeout, on_worker_loss=on_worker_loss, engines=engines,
+        native=native,
     )  # fmt: skip
     done = run(options, console)
     print_run(
@@ -186,7 +193,9 @@ def profile_command(
 
 @app.command("compare")
 @user_errors
+@engine_options("compare")
 def compare_command(
+    engines: EngineOptions,
     sides: Annotated[list[str], typer.Argument(help="Configs, or finished run directories.")],
     scenario: Annotated[str, Opt(help="Scenario of every trial.")] = "steady",
     trials: Annotated[int, Opt(min=1, help="Unprofiled trials per config.")] = 5,
@@ -197,7 +206,7 @@ def compare_command(
     metric_threshold: Annotated[list[str] | None, Opt(help="e.g. p99=10% (repeatable).")] = None,
     out: Reports = Path("reports"),
 ) -> None:
-    """Compare configs by interleaved trials (A B, B A, ...), or finished runs, with confidence.
+    """Compare configs, engines or revisions by interleaved trials (A B, B A, ...), or runs.
 
     The last line printed is the compare directory's path.
     """
@@ -208,6 +217,7 @@ def compare_command(
     options = CompareOptions(
         sides=sides, scenario=scenario, trials=trials, profiled_trials=profiled_trials, rate=rate,
         duration=duration, threshold=threshold, metric_threshold=metric_threshold or [], out=out,
+        engines=engines,
     )  # fmt: skip
     done = compare(options, console)
     print_comparison(console, done.comparison)
@@ -216,7 +226,9 @@ def compare_command(
 
 @app.command("gate")
 @user_errors
+@engine_options("gate")
 def gate_command(
+    engines: GateEngines,
     run_dir: Annotated[Path | None, typer.Argument(help="A finished run directory.")] = None,
     check: Annotated[list[str] | None, Opt(help="e.g. 'p99 < 50ms' (repeatable).")] = None,
     baseline: Annotated[str | None, Opt(help="A config, run directory or compare dir.")] = None,
@@ -237,11 +249,30 @@ def gate_command(
     options = GateOptions(
         run_dir=run_dir, checks=check or [], baseline=baseline, candidate=candidate,
         max_regression=max_regression or [], scenario=scenario, trials=trials,
-        duration=duration, rate=rate, junit=junit, out=out,
+        duration=duration, rate=rate, junit=junit, out=out, engines=engines,
     )  # fmt: skip
     done = gate(options, console)
     print_gate(console, done.gate)
     _finish(done.gate_json, done.exit_code)
+
+
+@app.command("check-target")
+@user_errors
+def check_target_command(
+    url: Annotated[str, typer.Argument(help="The engine to check, e.g. http://127.0.0.1:8080.")],
+    allow_remote: Annotated[bool, Opt("--allow-remote", help="Allow a non-loopback URL.")] = False,
+    junit: Annotated[Path | None, Opt(help="Write JUnit XML here.")] = None,
+    max_requests: Annotated[int, Opt(help="At most this many requests.")] = 3000,
+    timeout: Annotated[str, Opt(help="At most this long, e.g. 3m.")] = "3m",
+) -> None:
+    """Check an engine against the contract: a table of checks; exit 1 when one fails."""
+    from veltrix_bench.commands.check_target import CheckTargetOptions, check_target_command
+    from veltrix_bench.report.console import print_conformance
+
+    options = CheckTargetOptions(url, allow_remote, junit, max_requests, timeout)
+    done = check_target_command(options)
+    print_conformance(Console(), done.result)
+    raise typer.Exit(done.exit_code)
 
 
 def main() -> None:

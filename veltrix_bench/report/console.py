@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from veltrix_bench.contract.conformance import ConformanceResult, Verdict
 from veltrix_bench.load.scenario import Scenario
 from veltrix_bench.models.comparison import Comparison
 from veltrix_bench.models.gate import GateResult
@@ -149,3 +150,26 @@ def print_profiles(console: Console, summary: Summary) -> None:
         console.print(f"CPU: {cpu.samples:,} samples, event handler {share:.1%}")
         for row in cpu.top_self[:5]:
             console.print(f"  {row.share:6.1%}  {escape(row.function)}", highlight=False)
+
+
+_VERDICT_STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.WARN: "yellow"}
+
+
+def print_conformance(console: Console, result: ConformanceResult) -> None:
+    """One row per check: its verdict and why, the why wrapped to fit an 80-column terminal."""
+    table = Table(title=f"conformance of {escape(result.target)}", title_justify="left")
+    table.add_column("check", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("why", overflow="fold", ratio=1)
+    for check in result.checks:
+        style = _VERDICT_STYLE[check.verdict]
+        table.add_row(
+            escape(check.name), f"[{style}]{check.verdict.value}[/]", escape(check.detail)
+        )
+    console.print(table)
+    failed = sum(1 for check in result.checks if check.verdict == Verdict.FAIL)
+    warned = sum(1 for check in result.checks if check.verdict == Verdict.WARN)
+    verdict = "[bold green]conforms[/]" if result.passed else f"[bold red]{failed} failed[/]"
+    console.print(
+        f"{verdict} · {warned} warnings · {result.requests:,} requests in {result.elapsed_s:.1f} s"
+    )
