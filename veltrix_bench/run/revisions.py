@@ -41,15 +41,22 @@ class Revision:
 
     @property
     def label(self) -> str:
-        """How reports call it: `origin/main@3f2a1b4c5d6e`, `working tree@9efce40a1b2c+changes`."""
-        return f"{self.ref}@{self.commit[:12]}" + ("+changes" if self.changed else "")
+        """How reports call it: `origin/main@3f2a1b4c5d6e`, `working tree@9efce40a1b2c+changes`,
+        `3f2a1b4c5d6e` (named by its id)."""
+        commit = self.commit[:12] + ("+changes" if self.changed else "")
+        return commit if self._by_id else f"{self.ref}@{commit}"
 
     @property
     def description(self) -> str:
+        """What it is, with its whole commit id."""
         if self.ref == WORKING_TREE:
             more = " with uncommitted changes" if self.changed else ""
             return f"the working tree {self.tree} (HEAD {self.commit}{more})"
-        return f"{self.ref} (commit {self.commit})"
+        return f"commit {self.commit}" if self._by_id else f"{self.ref} (commit {self.commit})"
+
+    @property
+    def _by_id(self) -> bool:
+        return self.commit.startswith(self.ref.lower())
 
     def engine(self) -> EngineCommand:
         return EngineCommand.revision(
