@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import secrets
 import shutil
@@ -33,7 +34,7 @@ from veltrix_bench.profile import ProfileSession
 from veltrix_bench.report import write_reports
 from veltrix_bench.run.generator_process import GeneratorProcess
 from veltrix_bench.run.live import LiveView
-from veltrix_bench.run.monitor import EngineMonitor, EngineSample, fetch_json
+from veltrix_bench.run.monitor import EngineMonitor, EngineSample, fetch
 from veltrix_bench.run.stop import StopSignal
 from veltrix_bench.run.target import check_target
 from veltrix_bench.rundir import RunDir, new_run_dir
@@ -271,14 +272,16 @@ class _Run:
         One that does not answer at all is unreachable (RunFailed when `required`)."""
         url = f"{base_url}/v1/stats"
         try:
-            answer = fetch_json(url)
+            body = fetch(url)
         except urllib.error.HTTPError as exc:
             self._not_applicable(f"the target answers {url} with HTTP {exc.code}")
             return None
-        except (OSError, urllib.error.URLError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a URL http.client cannot use
             if required:
                 raise RunFailed(f"target {base_url} is unreachable: {exc}") from None
             return None
+        try:
+            answer = json.loads(body)
         except ValueError:
             self._not_applicable(f"the target's {url} is not JSON")
             return None
