@@ -202,7 +202,7 @@ def test_a_bad_input_is_one_line_and_the_right_exit_code(
     case: Case, inputs: dict[str, Path], nothing_starts: None
 ) -> None:
     args = [part.format(**inputs) for part in case.args.split(" ")]
-    if args[0] == "run" and "--out" not in args:
+    if args[0] in ("run", "compare", "gate") and "--out" not in args:
         args += ["--out", str(inputs["out"])]
     before = snapshot(inputs["tmp"])
     result = CliRunner().invoke(app, args)
