@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from veltrix_bench.cli import app
 
 GOLDEN_RUNS = Path(__file__).parent / "golden" / "runs"
-EDGES = "fixed on the edges branch (issue 13: URL guard, bounds, every problem listed)"
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,6 @@ class Case:
     args: str  # split on spaces; {name} is a path from the `inputs` fixture
     code: int
     says: str  # in the one line on stderr
-    pending: str | None = None  # the branch that fixes it, until the lead merges it
     every_problem: tuple[str, ...] = ()  # several problems: each named, one line each
 
 
@@ -56,27 +54,20 @@ CASES = {
     "an unknown option": Case("run --speed 3", 2, "--speed"),
     "--target not http": Case("run --target ftp://127.0.0.1", 2, "expected a URL like"),
     "--target remote": Case("run --target http://10.0.0.1:80", 2, "not a loopback address"),
-    "--target port not a number": Case(
-        "run --target http://127.0.0.1:abc", 2, "port", pending=EDGES
-    ),
-    "--target port too large": Case(
-        "run --target http://127.0.0.1:99999", 2, "port", pending=EDGES
-    ),
+    "--target port not a number": Case("run --target http://127.0.0.1:abc", 2, "port"),
+    "--target port too large": Case("run --target http://127.0.0.1:99999", 2, "port"),
     "--target read two ways": Case(
-        "run --target http://loadtest.invalid\\@127.0.0.1:8080", 2, "--target", pending=EDGES
+        "run --target http://loadtest.invalid\\@127.0.0.1:8080", 2, "--target"
     ),
-    "--rate inf": Case("run --rate inf --duration 1s", 2, "--rate", pending=EDGES),
-    "--rate nan": Case("run --rate nan --duration 1s", 2, "--rate", pending=EDGES),
-    "--users beyond open files": Case(
-        "run --users 1000000 --duration 2s", 2, "--users", pending=EDGES
-    ),
-    "scenario rate 1e300": Case("run --scenario {huge_rate}", 2, "rate", pending=EDGES),
-    "scenario users 1e11": Case("run --scenario {many_users}", 2, "users", pending=EDGES),
+    "--rate inf": Case("run --rate inf --duration 1s", 2, "--rate"),
+    "--rate nan": Case("run --rate nan --duration 1s", 2, "--rate"),
+    "--users beyond open files": Case("run --users 1000000 --duration 2s", 2, "--users"),
+    "scenario rate 1e300": Case("run --scenario {huge_rate}", 2, "rate"),
+    "scenario users 1e11": Case("run --scenario {many_users}", 2, "users"),
     "scenario with two bad keys": Case(
         "run --scenario {two_bad_keys}",
         2,
         "",
-        pending=EDGES,
         every_problem=("'duration'", "'load.speed'"),
     ),  # fmt: skip
     # vbench report
@@ -191,12 +182,7 @@ def snapshot(root: Path) -> dict[Path, bytes]:
 
 @pytest.mark.parametrize(
     "case",
-    [
-        pytest.param(case, id=name, marks=[pytest.mark.xfail(reason=case.pending, strict=False)])
-        if case.pending
-        else pytest.param(case, id=name)
-        for name, case in CASES.items()
-    ],
+    [pytest.param(case, id=name) for name, case in CASES.items()],
 )
 def test_a_bad_input_is_one_line_and_the_right_exit_code(
     case: Case, inputs: dict[str, Path], nothing_starts: None
