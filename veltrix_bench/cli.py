@@ -1,24 +1,51 @@
-"""The `vbench` command line: Typer declarations, one error boundary, and printing the results.
-
-Each command's work is one function in `veltrix_bench.commands`; this module only turns
-options into its arguments, prints what it returns and exits with its code.
-"""
+"""The `vbench` command line: Typer declarations, one error boundary, and printing the results
+(each command's work is one function in `veltrix_bench.commands`)."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+import sys
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from veltrix_bench import __version__
-from veltrix_bench.errors import EXIT_INTERRUPTED, VbenchError
+from veltrix_bench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, VbenchError
+
+
+class ErrorBoundary(TyperGroup):
+    """The one error boundary of every command: a VbenchError, or a usage error Typer finds
+    (an unknown option, a value of the wrong type), is one line on stderr and its exit code.
+    Anything else is a bug, and keeps its traceback."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        standalone = kwargs.get("standalone_mode", True)
+        kwargs["standalone_mode"] = False  # Typer raises every error; this decides what to say
+        if not standalone:
+            return super().main(*args, **kwargs)
+        try:
+            code = super().main(*args, **kwargs)
+        except VbenchError as exc:
+            _fail(exc.message, exc.exit_code)
+        except typer.TyperException as exc:  # usage errors; `vbench` alone printed the help
+            if type(exc).__name__ != "NoArgsIsHelpError":
+                _fail(" ".join(exc.format_message().split()), EXIT_USAGE)
+            sys.exit(EXIT_USAGE)
+        except typer.Abort:
+            _fail("interrupted", EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _fail(message: str, exit_code: int) -> NoReturn:
+    err.print(f"[bold red]vbench:[/] {escape(message)}", highlight=False)
+    sys.exit(exit_code)
+
 
 app = typer.Typer(
+    cls=ErrorBoundary,
     help="Load-test and profile the Veltrix treasure-hunt event engine.",
     no_args_is_help=True,
     add_completion=False,
@@ -28,28 +55,8 @@ engine_app = typer.Typer(help="The embedded reference engine.", no_args_is_help=
 app.add_typer(engine_app, name="engine")
 
 err = Console(stderr=True, soft_wrap=True)
-
-Command = TypeVar("Command", bound=Callable[..., None])
 Opt = typer.Option
 Reports = Annotated[Path, Opt("--out", help="Parent folder of what the command writes.")]
-
-
-def user_errors(command: Command) -> Command:
-    """The one error boundary: a VbenchError becomes one red line on stderr and its exit code;
-    Ctrl-C outside a run (which handles its own) exits 130 without a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            command(*args, **kwargs)
-        except VbenchError as exc:
-            err.print(f"[bold red]vbench:[/] {escape(exc.message)}", highlight=False)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            err.print("vbench: interrupted", highlight=False)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _version(value: bool) -> None:
@@ -68,7 +75,6 @@ def main_options(
 
 
 @engine_app.command("serve")
-@user_errors
 def engine_serve(
     config: Annotated[str, Opt(help="Preset name (default, tuned) or a TOML file.")] = "default",
     host: Annotated[str, Opt(help="Address to bind.")] = "127.0.0.1",
@@ -82,7 +88,6 @@ def engine_serve(
 
 
 @app.command("run")
-@user_errors
 def run_command(
     scenario: Annotated[str, Opt(help="Bundled scenario name or a TOML file.")] = "smoke",
     config: Annotated[str, Opt(help="Engine config: preset or TOML file.")] = "default",
@@ -136,7 +141,6 @@ def _finish(path: Path, exit_code: int) -> None:
 
 
 @app.command("worker")
-@user_errors
 def worker_command(
     master: Annotated[str, Opt(help="HOST:PORT of the master (`vbench run --expect-workers`).")],
 ) -> None:
@@ -147,7 +151,6 @@ def worker_command(
 
 
 @app.command("scenarios")
-@user_errors
 def scenarios_command() -> None:
     """List the bundled scenarios, one line each."""
     from veltrix_bench.commands.scenarios import scenarios
@@ -158,7 +161,6 @@ def scenarios_command() -> None:
 
 
 @app.command("report")
-@user_errors
 def report_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `vbench run`.")],
 ) -> None:
@@ -170,7 +172,6 @@ def report_command(
 
 
 @app.command("profile")
-@user_errors
 def profile_command(
     run_dir: Annotated[Path, typer.Argument(help="A profiled run directory.")],
     handler: Annotated[str | None, Opt(help="Regex of the handler's functions.")] = None,
@@ -185,7 +186,6 @@ def profile_command(
 
 
 @app.command("compare")
-@user_errors
 def compare_command(
     sides: Annotated[list[str], typer.Argument(help="Configs, or finished run directories.")],
     scenario: Annotated[str, Opt(help="Scenario of every trial.")] = "steady",
@@ -215,7 +215,6 @@ def compare_command(
 
 
 @app.command("gate")
-@user_errors
 def gate_command(
     run_dir: Annotated[Path | None, typer.Argument(help="A finished run directory.")] = None,
     check: Annotated[list[str] | None, Opt(help="e.g. 'p99 < 50ms' (repeatable).")] = None,
@@ -245,5 +244,5 @@ def gate_command(
 
 
 def main() -> None:
-    """Entry point. Typer turns usage errors into exit 2; `user_errors` does the same for ours."""
+    """Entry point; every error a user can cause ends in ErrorBoundary."""
     app()
