@@ -48,4 +48,11 @@ def install() -> None:
     from geventhttpclient.connectionpool import ConnectionPool
 
     _new_poller = get_original("select", "poll")
+    # a private method (pyproject bounds geventhttpclient; tests/test_load_patches.py pins it):
+    # replacing a name that no longer exists would silently patch nothing
+    if not hasattr(ConnectionPool, "_is_socket_alive"):
+        raise RuntimeError(
+            "geventhttpclient's ConnectionPool._is_socket_alive is gone: vbench's keep-alive "
+            "check needs updating for this geventhttpclient version"
+        )
     ConnectionPool._is_socket_alive = is_socket_alive  # type: ignore[method-assign,assignment]
