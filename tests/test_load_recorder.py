@@ -13,13 +13,8 @@ from hdrh.log import HistogramLogReader
 
 from veltrix_bench.hdr import new_histogram, values_at_percentiles
 from veltrix_bench.load.arrival import LateCause
-from veltrix_bench.load.recorder import (
-    LATENCY_LOG,
-    SERVICE_LOG,
-    Outcome,
-    Recorder,
-    outcome_of,
-)
+from veltrix_bench.load.hlog import LATENCY_LOG, SERVICE_LOG, WindowLogs
+from veltrix_bench.load.recorder import Outcome, Recorder, outcome_of
 
 # 3 significant digits: a bucket spans at most 1/1024 of its values
 HDR_RELATIVE_PRECISION = 1 / 1024
@@ -159,13 +154,14 @@ def test_tick_reports_the_second_and_starts_a_fresh_one() -> None:
     recorder.note_late(LateCause.IN_FLIGHT_CAP)
     recorder.note_late(LateCause.GENERATOR)
 
-    tick = recorder.close_interval(1.0, target_rate=200.0)
+    tick, latency, _ = recorder.close_interval(1.0, target_rate=200.0)
+    assert latency.get_total_count() == 3
     assert (tick.t, tick.requests, tick.ok, tick.in_flight) == (1.0, 3, 3, 1)
     assert (tick.late_cap, tick.late_generator, tick.target_rate) == (1, 1, 200.0)
     assert tick.p50_ms == pytest.approx(2.0, rel=HDR_RELATIVE_PRECISION)
     assert tick.service_p99_ms == pytest.approx(1.5, rel=HDR_RELATIVE_PRECISION)
 
-    empty = recorder.close_interval(2.0, target_rate=200.0)
+    empty, _, _ = recorder.close_interval(2.0, target_rate=200.0)
     assert (empty.requests, empty.late_cap) == (0, 0)
     assert empty.p50_ms is None and empty.service_p99_ms is None
     assert recorder.total.requests == 3
@@ -174,14 +170,16 @@ def test_tick_reports_the_second_and_starts_a_fresh_one() -> None:
 def test_hlog_files_read_back_with_the_same_totals(tmp_path: Path) -> None:
     recorder = Recorder()
     start_epoch = 1_700_000_000.123456
-    recorder.open_logs(tmp_path, start_epoch)
+    logs = WindowLogs(tmp_path, start_epoch)
     rng = np.random.default_rng(7)
     for second in range(1, 5):
         for value in rng.integers(100, 200_000, size=500 * second).tolist():
             recorder.record(value, value // 3, Outcome.OK)
-        recorder.close_interval(float(second), target_rate=None)
-    recorder.close_interval(4.4, target_rate=None)  # partial last interval, no requests
-    recorder.close_logs()
+        _, latency, service = recorder.close_interval(float(second), target_rate=None)
+        logs.write(latency, service, float(second))
+    _, latency, service = recorder.close_interval(4.4, target_rate=None)  # partial, empty
+    logs.write(latency, service, 4.4)
+    logs.close()
 
     for name, whole in ((LATENCY_LOG, recorder.latency), (SERVICE_LOG, recorder.service)):
         reader = HistogramLogReader(str(tmp_path / name), new_histogram())

@@ -1,4 +1,4 @@
-"""Request outcomes into HDR histograms (µs, 3 significant digits), per-second ticks, hlog files.
+"""Request outcomes into HDR histograms (µs, 3 significant digits) and per-second ticks.
 
 Fed from Locust's `request` event hook (`on_request`), so any user class whose requests
 pass `context={"intended_start": <time.perf_counter() value>}` is measured from its
@@ -12,22 +12,16 @@ No gevent here: it runs in the generator's single thread and is tested on its ow
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from hdrh.histogram import HdrHistogram
-from hdrh.log import HistogramLogWriter
 
 from veltrix_bench.hdr import HIGHEST_US, LOWEST_US, new_histogram, values_at_percentiles
 from veltrix_bench.load.arrival import LateCause
-from veltrix_bench.load.protocol import LatencySummary, Tick
+from veltrix_bench.load.protocol import Tick
 
 MAX_ERROR_SAMPLES = 10
-
-LATENCY_LOG = "latency.hlog"
-SERVICE_LOG = "service.hlog"
 
 
 class Outcome(StrEnum):
@@ -43,21 +37,6 @@ def outcome_of(status_code: int, exception: object) -> Outcome:
     if exception is not None or not 200 <= status_code < 300:
         return Outcome.ERROR
     return Outcome.OK
-
-
-def summarize(histogram: HdrHistogram) -> LatencySummary:
-    if histogram.get_total_count() == 0:
-        return LatencySummary(None, None, None, None, None, None, None)
-    p50, p90, p95, p99, p999 = values_at_percentiles(histogram, (50, 90, 95, 99, 99.9))
-    return LatencySummary(
-        p50=_ms(p50),
-        p90=_ms(p90),
-        p95=_ms(p95),
-        p99=_ms(p99),
-        p999=_ms(p999),
-        max=_ms(histogram.get_max_value()),
-        mean=_ms(histogram.get_mean_value()),
-    )
 
 
 def _ms(microseconds: float) -> float:
@@ -97,41 +76,6 @@ class _Counts:
             self.late_generator += 1
 
 
-class IntervalLog:
-    """An HdrHistogram interval log: header with start time, then one line per interval."""
-
-    def __init__(self, path: Path, start_epoch: float, what: str) -> None:
-        start_epoch = round(start_epoch, 3)
-        self._file: IO[str] = path.open("w", encoding="utf-8")
-        self._writer = HistogramLogWriter(self._file)
-        started = datetime.fromtimestamp(start_epoch, tz=UTC).isoformat(sep=" ")
-        self._writer.output_comment(f"[vbench {what}, values in microseconds]")
-        self._writer.output_log_format_version()
-        # HistogramLogWriter.output_start_time is broken in hdrhistogram 0.10.8
-        # (datetime.iso_format): write the same line ourselves.
-        # StartTime and BaseTime must print the same digits: the reader drops intervals
-        # whose start falls before StartTime, even by a rounding error
-        self._writer.output_comment(
-            f"[StartTime: {start_epoch:f} (seconds since epoch), {started}]"
-        )
-        self._writer.output_base_time(start_epoch * 1000.0)
-        self._writer.output_legend()
-        self._file.flush()
-
-    def write(self, histogram: HdrHistogram, start_s: float, end_s: float) -> None:
-        """Log one interval; start/end are seconds relative to the start time."""
-        # the writer falls back to the histogram's own stamps when start_s is 0.0
-        histogram.set_start_time_stamp(start_s * 1000.0)
-        histogram.set_end_time_stamp(end_s * 1000.0)
-        self._writer.output_interval_histogram(
-            histogram, start_s, end_s, max_value_unit_ratio=1000.0
-        )
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-
 class Recorder:
     """Whole-run and per-second histograms and counts of one generator process."""
 
@@ -151,8 +95,6 @@ class Recorder:
         self.loop_lag = new_histogram()
         self._interval_loop_lag_max: float | None = None
         self.error_samples: list[str] = []
-        self._logs: tuple[IntervalLog, IntervalLog] | None = None
-        self._interval_start_s = 0.0
 
     @property
     def latency(self) -> HdrHistogram:
@@ -225,27 +167,12 @@ class Recorder:
         if message not in self.error_samples:
             self.error_samples.append(message)
 
-    def open_logs(self, out_dir: Path, start_epoch: float) -> None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self._logs = (
-            IntervalLog(out_dir / LATENCY_LOG, start_epoch, "latency from intended send time"),
-            IntervalLog(out_dir / SERVICE_LOG, start_epoch, "service time from actual send"),
-        )
-
-    def close_interval(self, end_s: float, target_rate: float | None) -> Tick:
-        """End the interval at `end_s` seconds into the window: log it, summarize it, reset it."""
-        return self.close_interval_keeping_histograms(end_s, target_rate)[0]
-
-    def close_interval_keeping_histograms(
+    def close_interval(
         self, end_s: float, target_rate: float | None
     ) -> tuple[Tick, HdrHistogram, HdrHistogram]:
-        """As close_interval, and hand back that interval's latency and service histograms
-        (a worker ships them to the master)."""
-        start_s = self._interval_start_s
+        """End the interval at `end_s` seconds into the window: its tick, and its latency and
+        service histograms (for the hlog files and the merge); the next interval starts empty."""
         interval_latency, interval_service = self._interval_latency, self._interval_service
-        if self._logs is not None:
-            self._logs[0].write(interval_latency, start_s, end_s)
-            self._logs[1].write(interval_service, start_s, end_s)
         _add(self._closed_latency, interval_latency)
         _add(self._closed_service, interval_service)
         counts = self._interval
@@ -277,14 +204,7 @@ class Recorder:
         self._interval_service = new_histogram()
         self._interval = _Counts()
         self._interval_loop_lag_max = None
-        self._interval_start_s = end_s
         return tick, interval_latency, interval_service
-
-    def close_logs(self) -> None:
-        if self._logs is not None:
-            for log in self._logs:
-                log.close()
-            self._logs = None
 
 
 def _sum_of(*histograms: HdrHistogram) -> HdrHistogram:

@@ -11,11 +11,12 @@ import signal
 import threading
 import time
 import urllib.error
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import msgspec
 from rich.console import Console
 
 from veltrix_bench.engine.config import config_source, load_config
@@ -361,7 +362,7 @@ class _Run:
             "load": self.record.get("load") or _planned_load(self.scenario),
             "stats_before": self.record.get("stats_before"),
             "stats_after": self.record.get("stats_after"),
-            "final": asdict(self.final) if self.final else None,
+            "final": msgspec.to_builtins(self.final) if self.final else None,
             "invariants_not_applicable": self.record.get("invariants_not_applicable"),
             "warnings": self.warnings,
             "thresholds": list(self.scenario.thresholds.checks),
@@ -377,7 +378,7 @@ class _Run:
             writer = csv.writer(handle)
             writer.writerow(TIMESERIES_COLUMNS)
             for tick, sample in self.ticks:
-                values = asdict(tick)
+                values = msgspec.structs.asdict(tick)
                 values["queue_depth"] = sample.queue_depth if sample else None
                 values["engine_rss_mb"] = (
                     round(sample.rss_mb, 1) if sample and sample.rss_mb else None
