@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from hdrh.log import HistogramLogReader
 
-from veltrix_bench.hdr import new_histogram, values_at_percentiles
+from veltrix_bench.hdr import HIGHEST_US, new_histogram, values_at_percentiles
 from veltrix_bench.load.arrival import LateCause
 from veltrix_bench.load.hlog import LATENCY_LOG, SERVICE_LOG, WindowLogs
-from veltrix_bench.load.recorder import Outcome, Recorder, outcome_of
+from veltrix_bench.load.recorder import Outcome, Recorder, _clamp_us, outcome_of, record_all
 
 # 3 significant digits: a bucket spans at most 1/1024 of its values
 HDR_RELATIVE_PRECISION = 1 / 1024
@@ -207,3 +207,20 @@ def test_percentiles_from_one_numpy_pass_match_the_librarys_walk() -> None:
             histogram.record_value(max(1, int(rng.lognormvariate(rng.uniform(3, 14), 1.5))))
         expected = [histogram.get_value_at_percentile(p) for p in wanted]
         assert values_at_percentiles(histogram, wanted) == expected
+
+
+def test_recording_a_batch_is_exactly_recording_each_value() -> None:
+    rng = random.Random(11)
+    edges = [-5.0, 0.0, 0.49, 0.5, 1.0, 1.5, 2047.5, 2048.0, float(HIGHEST_US), 1e12]
+    powers = [float(2**k + d) for k in range(1, 32) for d in (-1, -0.5, 0, 0.5, 1)]
+    spread = [10 ** rng.uniform(-1, 9.6) for _ in range(20_000)]
+    values = edges + powers + spread
+    one_by_one, batch = new_histogram(), new_histogram()
+    for value in values:
+        one_by_one.record_value(_clamp_us(value))
+    record_all(batch, values[:7_000])
+    record_all(batch, values[7_000:])
+    assert list(batch.counts) == list(one_by_one.counts)
+    assert batch.get_total_count() == one_by_one.get_total_count() == len(values)
+    assert (batch.min_value, batch.max_value) == (one_by_one.min_value, one_by_one.max_value)
+    assert batch.encode() == one_by_one.encode()

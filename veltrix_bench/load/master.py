@@ -25,7 +25,7 @@ from typing import Any
 
 import gevent
 from gevent.event import Event
-from locust import FastHttpUser, User
+from locust import User
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner
 
@@ -120,7 +120,7 @@ class RemoteShares:
         """Classes by name only: the master dispatches users, the workers run them."""
         if self.spec.locustfile is not None:
             return load_user_classes(Path(self.spec.locustfile), self.spec.target)
-        stub: type[User] = type(PLAYER_CLASS_NAME, (FastHttpUser,), {"abstract": False})
+        stub: type[User] = type(PLAYER_CLASS_NAME, (User,), {"abstract": False})
         return [stub]
 
     # -- messages from workers -------------------------------------------------------------

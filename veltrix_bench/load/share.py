@@ -71,9 +71,10 @@ class LoadShare:
     def attach(self, env: Environment) -> None:
         env.user_classes[:] = self.user_classes
         env.host = self.spec.target
-        # vbench's own users go straight to the recorder: this runs once per request
-        listener = self._on_custom_request if self.custom else self.recorder.on_request
-        env.events.request.add_listener(listener)
+        if self.custom:
+            # a locustfile's users report through Locust's request event; vbench's own
+            # players record straight into the recorder and fire no event
+            env.events.request.add_listener(self._on_custom_request)
 
     def _on_custom_request(self, **request: Any) -> None:
         context = request.get("context") or {}

@@ -50,7 +50,7 @@ from typing import Any
 from locust import User
 
 from veltrix_bench.errors import RunFailed
-from veltrix_bench.load.users import SharedLoad, idle_until_stopped, note_start, sleep_until_slot
+from veltrix_bench.load.users import SharedLoad, idle_until_stopped, next_slot, note_start
 
 _run: SharedLoad | None = None
 """The load this process is part of; one per generator process."""
@@ -70,8 +70,8 @@ def take_slot() -> dict[str, Any]:
         if shared.window_closed.is_set():
             idle_until_stopped(shared)
         return {}
-    due = None if shared.interrupted else sleep_until_slot(shared)
-    if due is None or shared.interrupted:
+    due = next_slot(shared)
+    if due is None:
         idle_until_stopped(shared)
         raise RuntimeError("unreachable: the user is stopped while idling")
     slot, woke_at = due
