@@ -139,7 +139,7 @@ class Connection:
         if not head.startswith(b"http/1.") or len(head) < 12:
             raise ProtocolError(f"not an HTTP/1.x answer: {buffer[:40]!r}")
         status = int(head[9:12])
-        connection = _header(head, b"connection", b"")
+        connection = _header(head, _CONNECTION, b"")
         if head.startswith(b"http/1.1"):
             keep_alive = connection != b"close"
         else:
@@ -147,12 +147,12 @@ class Connection:
         body = buffer[head_end + 4 :]
         if status < 200 or status in (204, 304):
             body = b""
-        elif (length := _header(head, b"content-length", b"")) != b"":
+        elif (length := _header(head, _CONTENT_LENGTH, b"")) != b"":
             expected = int(length)
             while len(body) < expected:
                 body += self._more()
             body = body[:expected]
-        elif b"chunked" in _header(head, b"transfer-encoding", b""):
+        elif b"chunked" in _header(head, _TRANSFER_ENCODING, b""):
             body = self._read_chunks(body)
         else:  # the body runs until the server closes the connection
             while more := self._recv():
@@ -185,11 +185,17 @@ class Connection:
         return more
 
 
-def _header(head: bytes, name: bytes, default: bytes) -> bytes:
-    """The value of header `name` in a lower-cased head, or `default`."""
-    start = head.find(b"\r\n" + name + b":")
+_CONNECTION = b"\r\nconnection:"
+_CONTENT_LENGTH = b"\r\ncontent-length:"
+_TRANSFER_ENCODING = b"\r\ntransfer-encoding:"
+
+
+def _header(head: bytes, line_start: bytes, default: bytes) -> bytes:
+    """The value of the header whose line starts with `line_start` (CRLF, lower-cased name,
+    colon) in a lower-cased head, or `default`."""
+    start = head.find(line_start)
     if start < 0:
         return default
-    start += len(name) + 3
+    start += len(line_start)
     end = head.find(b"\r\n", start)
     return head[start : end if end >= 0 else len(head)].strip()

@@ -75,7 +75,7 @@ class Pacer:
         while parked:
             now = time.perf_counter()
             intended = schedule.next_start
-            if self._closed or intended is None or now >= schedule.end:
+            if self._closed or intended is None:
                 self._release_parked()
                 return
             if intended > now:
@@ -83,7 +83,9 @@ class Pacer:
                 return
             waiter, parked_at = parked.pop()
             if waiter is not None:
-                # it was waiting before the time was due: taken then, woken now
+                # it was waiting before the time was due: taken then, woken now (even if
+                # the loop was so late that the window's end has passed: a late start for
+                # the generator's sake, not a time no user was free for)
                 waiter.switch((schedule.take(parked_at), now))
 
     def _release_parked(self) -> None:

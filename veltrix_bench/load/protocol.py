@@ -96,6 +96,8 @@ class Final(msgspec.Struct, frozen=True, tag_field="kind", tag="final"):
     drained: bool
     unanswered: int
     locust_p99_ms: float | None
+    """p99 of Locust's own statistics (rounded as Locust rounds): requests of a custom
+    locustfile's users only; vbench's own players record straight into vbench's histograms."""
     error_samples: list[str]
     latency_ms: Latency
     service_time_ms: Latency
