@@ -19,6 +19,7 @@ Imported inside generator processes only (after gevent's patching).
 
 from __future__ import annotations
 
+import functools
 import socket
 import ssl
 from typing import Any
@@ -57,7 +58,14 @@ class Connection:
 
     def connect(self) -> None:
         """Open the connection now (before the load window), not on the first request."""
-        connected = cooperative_socket.create_connection((self.host, self.port), CONNECT_TIMEOUT_S)
+        family, address = _address_of(self.host, self.port)
+        connected = cooperative_socket.socket(family, socket.SOCK_STREAM)
+        connected.settimeout(CONNECT_TIMEOUT_S)
+        try:
+            connected.connect(address)
+        except BaseException:
+            connected.close()
+            raise
         connected.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._used = False
         if self.tls:
@@ -183,6 +191,14 @@ class Connection:
         if not more:
             raise ProtocolError("the connection closed inside the answer")
         return more
+
+
+@functools.cache
+def _address_of(host: str, port: int) -> tuple[int, Any]:
+    """(family, address) of the target, looked up once per process, not once per connect
+    (gevent resolves in a thread pool: thousands of users warm up at once)."""
+    family, _, _, _, address = cooperative_socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    return family, address
 
 
 _CONNECTION = b"\r\nconnection:"

@@ -1,5 +1,7 @@
 """Check pooled keep-alive sockets without select(), which fails for descriptors >= 1024.
 
+For custom locustfiles' FastHttpUsers (vbench's own players use `connection.py`).
+
 Before reusing an idle pooled socket, geventhttpclient 2.6 asks `select.select()` whether
 it is readable (closed by the peer, or dirty). select() cannot take a descriptor of 1024
 or more: the check raises, the socket counts as dead and is closed and replaced by a new
