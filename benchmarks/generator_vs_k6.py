@@ -21,10 +21,10 @@
    serves easily, with max_in_flight 100, 5,000 and 10,000 (the order rotating per round):
    the generator process's CPU over the steady window per request counted at the target.
 
-It writes its tables to benchmarks/results/generator_vs_k6.md (or --out). Quiet machine
-only: on a shared one the figures measure the contention.
+Writes results/generator_vs_k6.md and its table into benchmarks/README.md (or, with --out,
+that file only). Quiet machine only: on a shared one the figures measure the contention.
 
-    python benchmarks/generator_vs_k6.py [--rounds 8] [--seconds 12] [--users 100]
+    python -m benchmarks.generator_vs_k6 [--rounds 8] [--seconds 12] [--users 100]
         [--rate 50000] [--flat-rate 2000] [--flat-users 100,5000,10000] [--flat-rounds 3]
 """
 
@@ -47,8 +47,9 @@ from statistics import median
 
 import psutil
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "benchmarks" / "results" / "generator_vs_k6.md"
+from benchmarks.harness import REPO, pinned_cores, publish, script_parser, tree_cpu_seconds
+
+NAME = "generator_vs_k6"
 STEADY_START_S = 2.0
 LOAD_STARTED_AT = 200
 """Requests at the target that mean the load has begun (vbench first fetches a few hunts)."""
@@ -156,12 +157,6 @@ def serve(port: int) -> None:
     uvloop.run(main())
 
 
-def pinned_cores() -> tuple[set[int], set[int]] | None:
-    """(target's core, generator side's core), or None where there are too few to split."""
-    cores = sorted(os.sched_getaffinity(0))
-    return ({cores[0]}, {cores[1]}) if len(cores) >= 2 else None
-
-
 def pinned(cores: set[int] | None) -> Callable[[], None] | None:
     return (lambda: os.sched_setaffinity(0, cores)) if cores else None
 
@@ -179,8 +174,8 @@ def answered(url: str) -> int:
 
 def start_target(cores: set[int] | None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    command = [sys.executable, str(Path(__file__).resolve()), "--serve", str(port)]
-    process = subprocess.Popen(command, preexec_fn=pinned(cores))
+    command = [sys.executable, "-m", f"benchmarks.{NAME}", "--serve", str(port)]
+    process = subprocess.Popen(command, cwd=REPO, preexec_fn=pinned(cores))
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -237,17 +232,6 @@ class Window:
         return self.cpu_share / max(self.requests_per_s, 1e-9) * 1e6
 
 
-def cpu_s(process: psutil.Process) -> float:
-    total = 0.0
-    for each in [process, *process.children(recursive=True)]:
-        try:
-            times = each.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
 def steady_window(
     url: str, side: subprocess.Popen[bytes], target: psutil.Process, steady_s: float
 ) -> Window:
@@ -259,9 +243,14 @@ def steady_window(
         time.sleep(0.05)
     time.sleep(STEADY_START_S)
     generator = psutil.Process(side.pid)
-    before = answered(url), cpu_s(generator), cpu_s(target), time.perf_counter()
+
+    def now() -> tuple[int, float, float, float]:
+        clock = time.perf_counter()
+        return answered(url), tree_cpu_seconds(generator), tree_cpu_seconds(target), clock
+
+    before = now()
     time.sleep(steady_s)
-    after = answered(url), cpu_s(generator), cpu_s(target), time.perf_counter()
+    after = now()
     elapsed = after[3] - before[3]
     return Window(
         (after[0] - before[0]) / elapsed,
@@ -368,7 +357,7 @@ def flat_table(runs: dict[int, list[Window]], rate: float) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__file__, __doc__)
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=12, help="each run's load window")
@@ -378,7 +367,9 @@ def main() -> None:
     parser.add_argument("--flat-users", default="100,5000,10000")
     parser.add_argument("--flat-rounds", type=int, default=3)
     parser.add_argument("--steady-s", type=float, default=5.0, help="the counted window")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where the tables go")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write the tables there only (a smoke run)"
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
@@ -413,7 +404,7 @@ def main() -> None:
     lines = [
         "# vbench's generator vs k6",
         "",
-        f"`python benchmarks/generator_vs_k6.py --rounds {args.rounds} --seconds {args.seconds} "
+        f"`python -m benchmarks.{NAME} --rounds {args.rounds} --seconds {args.seconds} "
         f"--users {args.users} --rate {args.rate:g} --flat-rate {args.flat_rate:g} "
         f"--flat-users {args.flat_users} --flat-rounds {args.flat_rounds} "
         f"--steady-s {args.steady_s:g}`, {started}; "
@@ -425,10 +416,14 @@ def main() -> None:
         *flat_table(flat, args.flat_rate),
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
-    print(f"\nwritten to {args.out}")
+    text = "\n".join(lines)
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        print(f"\nwritten to {args.out}")
+    else:
+        print(f"\nwritten to {publish(NAME, text)}")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from locust import User
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner
 
+from veltrix_bench import lifeline
 from veltrix_bench.errors import RunFailed
 from veltrix_bench.load.merge import ShareTally
 from veltrix_bench.load.messages import (
@@ -208,7 +209,7 @@ class RemoteShares:
         host = "127.0.0.1" if self.spec.master_bind in ("*", "0.0.0.0") else self.spec.master_bind
         for _ in range(self.spec.local_workers):
             self.processes.append(
-                subprocess.Popen(
+                lifeline.popen(
                     [
                         sys.executable,
                         "-m",

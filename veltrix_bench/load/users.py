@@ -162,14 +162,13 @@ class _PlayerUser(User):
 
     abstract = True
     shared: ClassVar[SharedLoad]
-    target: ClassVar[tuple[str, int, bool]]
-    """(host, port, tls) of the run's target."""
+    target: ClassVar[tuple[str, int, bool, bytes]]
+    """(host, port, tls, Host header) of the run's target."""
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        host, port, tls = self.target
+        host, port, tls, self._host = self.target
         self.connection = Connection(host, port, tls)
-        self._host = host.encode() if port in (80, 443) else f"{host}:{port}".encode()
 
     def on_start(self) -> None:
         self.shared.warm_up(self.connection)
@@ -277,9 +276,11 @@ PLAYER_CLASS_NAME = "VeltrixPlayer"
 def user_class_for(spec: LoadSpec, shared: SharedLoad) -> type[_PlayerUser]:
     """A concrete user class bound to this run's target and shared state."""
     base: type[_PlayerUser] = OpenModelUser if spec.model == "open" else ClosedModelUser
+    # the URL as the target guard rebuilt it (run/target.py): urlsplit reads it as the guard
     target = urlsplit(spec.target)
     tls = target.scheme == "https"
     port = target.port or (443 if tls else 80)
+    host_header = target.netloc.encode("ascii")
     return type(
         PLAYER_CLASS_NAME,
         (base,),
@@ -287,7 +288,7 @@ def user_class_for(spec: LoadSpec, shared: SharedLoad) -> type[_PlayerUser]:
             "abstract": False,
             "host": spec.target,
             "shared": shared,
-            "target": (target.hostname or "127.0.0.1", port, tls),
+            "target": (target.hostname or "127.0.0.1", port, tls, host_header),
         },
     )
 

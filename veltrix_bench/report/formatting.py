@@ -16,3 +16,8 @@ def short_number(value: float | None) -> str:
     if value is None:
         return "–"
     return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def interval(low: float | None, high: float | None) -> str:
+    """A confidence interval as 'low–high' (three decimals); a dash when there is none."""
+    return "–" if low is None or high is None else f"{low:.3f}–{high:.3f}"

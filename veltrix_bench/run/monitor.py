@@ -47,6 +47,7 @@ class EngineMonitor:
         self.interval = interval
         self.samples: list[EngineSample] = []
         self.failures = 0
+        self.last_failure = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -60,10 +61,34 @@ class EngineMonitor:
         while not self._stop.is_set():
             try:
                 self.samples.append(read_metrics(self.base_url))
-            except (OSError, ValueError, urllib.error.URLError):
+            except (OSError, ValueError, LookupError, urllib.error.URLError) as exc:
+                # another engine may have no /metrics, or other text at it
                 self.failures += 1
+                self.last_failure = str(exc) or type(exc).__name__
             self._stop.wait(self.interval)
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(3)
+
+    @property
+    def unavailable(self) -> str | None:
+        """What the monitor could not see in the whole run, in a sentence; None if it saw all."""
+        if not self.samples:
+            if not self.failures:
+                return None
+            return (
+                f"queue depth and engine RSS not available: {self.base_url}/metrics could not "
+                f"be read ({self.last_failure})"
+            )
+        missing = [
+            name
+            for name, values in (
+                (f"queue depth ({QUEUE_DEPTH})", [s.queue_depth for s in self.samples]),
+                (f"engine RSS ({RSS})", [s.rss_mb for s in self.samples]),
+            )
+            if all(value is None for value in values)
+        ]
+        if not missing:
+            return None
+        return f"{' and '.join(missing)} not available: not in {self.base_url}/metrics"
