@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import msgspec
 
-from veltrix_bench.models.latency import EMPTY, Latency
+from veltrix_bench.models.generator import (
+    GeneratorReport,
+    LateStarts,
+    LoadWindow,
+    RequestCounts,
+    WorkerShare,
+)
+
+__all__ = [
+    "Error", "Final", "LateStarts", "Line", "LoadWindow", "Ready", "RequestCounts", "Tick",
+    "WorkerShare", "decode", "encode",
+]  # fmt: skip
 
 
 class Ready(msgspec.Struct, frozen=True, tag_field="kind", tag="ready"):
@@ -49,74 +60,32 @@ class Tick(msgspec.Struct, frozen=True, tag_field="kind", tag="tick"):
     oversleep); tens of ms mean the generator, not the target, is the bottleneck."""
 
 
-class RequestCounts(msgspec.Struct, frozen=True):
-    total: int
-    ok: int
-    errors: int
-    rejected: int
+class Final(GeneratorReport, frozen=True, tag_field="kind", tag="final"):
+    """The last line: what the generator did and saw (the run record keeps it as the
+    GeneratorReport it is, without the tag). What the fields mean:
 
-
-class LateStarts(msgspec.Struct, frozen=True):
-    in_flight_cap: int
-    generator: int
-
-
-class LoadWindow(msgspec.Struct, frozen=True):
-    start: float
-    end: float
-
-
-class WorkerShare(msgspec.Struct, frozen=True):
-    """What one worker of a distributed run contributed (its part of `Final.requests`)."""
-
-    name: str
-    requests: RequestCounts
-    late_starts: LateStarts
-    lost: str | None = None
-    """Why it was lost mid-run (its counts are then those of the seconds it reported)."""
-
-
-class Final(msgspec.Struct, frozen=True, tag_field="kind", tag="final"):
-    """The last line: what the generator did and saw."""
-
-    interrupted: bool
-    load_window: LoadWindow
-    duration_s: float
-    requests: RequestCounts
-    scheduled: int
-    """Open model: intended times that fell inside the (possibly interrupted) window.
-    Closed model: equal to `started`."""
-    started: int
-    late_starts: LateStarts
-    acked_by_type: dict[str, int]
-    """Event results received in 200 answers (any status), per event type."""
-    sent_by_type: dict[str, int]
-    """Requests sent per action: the five event types plus 'leaderboard' and 'player'."""
-    wins_seen: dict[str, int]
-    drained: bool
-    unanswered: int
-    locust_p99_ms: float | None
-    """p99 of Locust's own statistics (rounded as Locust rounds): requests of a custom
-    locustfile's users only; vbench's own players record straight into vbench's histograms."""
-    error_samples: list[str]
-    latency_ms: Latency
-    service_time_ms: Latency
-    start_delay_ms: Latency
-    """Open model: how much later than intended requests were sent. Even an idle
-    generator shows ~0.5-1 ms here (gevent timers wake on epoll's 1 ms granularity);
-    this delay is part of every intended-time latency."""
-    generator_cpu_share: float
-    """Process CPU time / wall time from window start to the end: near 1.0 means saturated."""
-    loop_lag_ms: Latency = EMPTY
-    """The event loop's lag, sampled every 20 ms during the window."""
-    generator_peak_rss_mb: float = 0.0
-    """Peak RSS of the generator process (distributed: of the largest worker)."""
-    processes: int = 1
-    """Generator processes that made the load: 1 (local runner) or the workers' count."""
-    workers: list[WorkerShare] = []
-    """Distributed runs: each worker's share; the totals above are their exact sums."""
-    lost_workers: list[str] = []
-    """Workers that died or stopped reporting mid-run, by name and why."""
+    - `scheduled`: open model, the intended times that fell inside the (possibly
+      interrupted) window; closed model, equal to `started`.
+    - `acked_by_type`: event results received in 200 answers (any status), per event type;
+      `sent_by_type`: requests sent per action (the five event types, 'leaderboard' and
+      'player'); `wins_seen`: 'won' results per '<hunt>:<treasure>' (never above 1).
+      All three empty for a custom locustfile.
+    - `locust_p99_ms`: p99 of Locust's own statistics (rounded as Locust rounds): requests
+      of a custom locustfile's users only; vbench's own players record straight into
+      vbench's histograms.
+    - `start_delay_ms`: open model, how much later than intended requests were sent. Even
+      an idle generator shows ~0.5-1 ms here (gevent timers wake on epoll's 1 ms grain);
+      this delay is part of every intended-time latency.
+    - `generator_cpu_share`: process CPU time / wall time from the window's start to the
+      end (distributed: of the busiest worker); near 1.0 means saturated.
+    - `loop_lag_ms`: the event loop's lag, sampled every 20 ms during the window.
+    - `generator_peak_rss_mb`: peak RSS of the generator process (distributed: of the
+      largest worker).
+    - `processes`: generator processes that made the load: 1 (local runner) or the
+      workers' count; `workers`: distributed runs, each worker's share (the totals are
+      their exact sums); `lost_workers`: workers that died or stopped reporting mid-run,
+      by name and why.
+    """
 
 
 class Error(msgspec.Struct, frozen=True, tag_field="kind", tag="error"):
