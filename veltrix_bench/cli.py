@@ -1,25 +1,53 @@
-"""The `vbench` command line: Typer declarations, one error boundary, and printing the results.
-
-Each command's work is one function in `veltrix_bench.commands`; this module only turns
-options into its arguments, prints what it returns and exits with its code.
-"""
+"""The `vbench` command line: Typer declarations, one error boundary, and printing the results
+(each command's work is one function in `veltrix_bench.commands`)."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from veltrix_bench import __version__
+from veltrix_bench.cli_check_target import check_target_app
 from veltrix_bench.cli_options import engine_options
-from veltrix_bench.errors import EXIT_INTERRUPTED, VbenchError
+from veltrix_bench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, VbenchError
+
+
+class ErrorBoundary(TyperGroup):
+    """The one error boundary of every command: a VbenchError, or a usage error Typer finds
+    (an unknown option, a value of the wrong type), is one line on stderr and its exit code.
+    Anything else is a bug, and keeps its traceback."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        standalone = kwargs.get("standalone_mode", True)
+        kwargs["standalone_mode"] = False  # Typer raises every error; this decides what to say
+        if not standalone:
+            return super().main(*args, **kwargs)
+        try:
+            code = super().main(*args, **kwargs)
+        except VbenchError as exc:
+            _fail(exc.message, exc.exit_code)
+        except typer.TyperException as exc:  # usage errors; `vbench` alone printed the help
+            if type(exc).__name__ != "NoArgsIsHelpError":
+                _fail(" ".join(exc.format_message().split()), EXIT_USAGE)
+            sys.exit(EXIT_USAGE)
+        except typer.Abort:
+            _fail("interrupted", EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _fail(message: str, exit_code: int) -> NoReturn:
+    err.print(f"[bold red]vbench:[/] {escape(message)}", highlight=False)
+    sys.exit(exit_code)
+
 
 app = typer.Typer(
+    cls=ErrorBoundary,
     help="Load-test and profile the Veltrix treasure-hunt event engine.",
     no_args_is_help=True,
     add_completion=False,
@@ -27,32 +55,13 @@ app = typer.Typer(
 )
 engine_app = typer.Typer(help="The embedded reference engine.", no_args_is_help=True)
 app.add_typer(engine_app, name="engine")
+app.add_typer(check_target_app)  # no name: its command is a command of vbench itself
 if TYPE_CHECKING:
     from veltrix_bench.commands.engines import EngineOptions, GateEngines
 
 err = Console(stderr=True, soft_wrap=True)
-
-Command = TypeVar("Command", bound=Callable[..., None])
 Opt = typer.Option
 Reports = Annotated[Path, Opt("--out", help="Parent folder of what the command writes.")]
-
-
-def user_errors(command: Command) -> Command:
-    """The one error boundary: a VbenchError becomes one red line on stderr and its exit code;
-    Ctrl-C outside a run (which handles its own) exits 130 without a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            command(*args, **kwargs)
-        except VbenchError as exc:
-            err.print(f"[bold red]vbench:[/] {escape(exc.message)}", highlight=False)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            err.print("vbench: interrupted", highlight=False)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _version(value: bool) -> None:
@@ -71,7 +80,6 @@ def main_options(
 
 
 @engine_app.command("serve")
-@user_errors
 def engine_serve(
     config: Annotated[str, Opt(help="Preset name (default, tuned) or a TOML file.")] = "default",
     host: Annotated[str, Opt(help="Address to bind.")] = "127.0.0.1",
@@ -85,7 +93,6 @@ def engine_serve(
 
 
 @app.command("run")
-@user_errors
 @engine_options("run")
 def run_command(
     engines: EngineOptions,
@@ -143,7 +150,6 @@ def _finish(path: Path, exit_code: int) -> None:
 
 
 @app.command("worker")
-@user_errors
 def worker_command(
     master: Annotated[str, Opt(help="HOST:PORT of the master (`vbench run --expect-workers`).")],
 ) -> None:
@@ -154,7 +160,6 @@ def worker_command(
 
 
 @app.command("scenarios")
-@user_errors
 def scenarios_command() -> None:
     """List the bundled scenarios, one line each."""
     from veltrix_bench.commands.scenarios import scenarios
@@ -165,7 +170,6 @@ def scenarios_command() -> None:
 
 
 @app.command("report")
-@user_errors
 def report_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `vbench run`.")],
 ) -> None:
@@ -177,7 +181,6 @@ def report_command(
 
 
 @app.command("profile")
-@user_errors
 def profile_command(
     run_dir: Annotated[Path, typer.Argument(help="A profiled run directory.")],
     handler: Annotated[str | None, Opt(help="Regex of the handler's functions.")] = None,
@@ -192,7 +195,6 @@ def profile_command(
 
 
 @app.command("compare")
-@user_errors
 @engine_options("compare")
 def compare_command(
     engines: EngineOptions,
@@ -225,7 +227,6 @@ def compare_command(
 
 
 @app.command("gate")
-@user_errors
 @engine_options("gate")
 def gate_command(
     engines: GateEngines,
@@ -256,25 +257,6 @@ def gate_command(
     _finish(done.gate_json, done.exit_code)
 
 
-@app.command("check-target")
-@user_errors
-def check_target_command(
-    url: Annotated[str, typer.Argument(help="The engine to check, e.g. http://127.0.0.1:8080.")],
-    allow_remote: Annotated[bool, Opt("--allow-remote", help="Allow a non-loopback URL.")] = False,
-    junit: Annotated[Path | None, Opt(help="Write JUnit XML here.")] = None,
-    max_requests: Annotated[int, Opt(help="At most this many requests.")] = 3000,
-    timeout: Annotated[str, Opt(help="At most this long, e.g. 3m.")] = "3m",
-) -> None:
-    """Check an engine against the contract: a table of checks; exit 1 when one fails."""
-    from veltrix_bench.commands.check_target import CheckTargetOptions, check_target_command
-    from veltrix_bench.report.console import print_conformance
-
-    options = CheckTargetOptions(url, allow_remote, junit, max_requests, timeout)
-    done = check_target_command(options)
-    print_conformance(Console(), done.result)
-    raise typer.Exit(done.exit_code)
-
-
 def main() -> None:
-    """Entry point. Typer turns usage errors into exit 2; `user_errors` does the same for ours."""
+    """Entry point; every error a user can cause ends in ErrorBoundary."""
     app()

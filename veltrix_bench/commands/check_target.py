@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from veltrix_bench.commands.options import duration_option
-from veltrix_bench.contract.conformance import ConformanceResult, Limits, check_target
+from veltrix_bench.contract import conformance
+from veltrix_bench.contract.conformance import ConformanceResult, Limits
 from veltrix_bench.errors import EXIT_CHECK_FAILED, EXIT_OK, UsageError
 from veltrix_bench.report.junit import render_conformance
 from veltrix_bench.run.target import check_target as guard_target
@@ -31,7 +32,7 @@ class CheckTargetOutcome:
     exit_code: int
 
 
-def check_target_command(options: CheckTargetOptions) -> CheckTargetOutcome:
+def check_target(options: CheckTargetOptions) -> CheckTargetOutcome:
     """Exit 0 when no check failed (warnings allowed), 1 otherwise; RunFailed (exit 3) when
     the target does not answer at all. Loopback only unless `allow_remote`."""
     url = guard_target(options.url, options.allow_remote, "check-target URL")
@@ -42,7 +43,9 @@ def check_target_command(options: CheckTargetOptions) -> CheckTargetOutcome:
         raise UsageError(f"--max-requests {options.max_requests}: expected 1 to {MAX_REQUESTS:,}")
     if options.junit is not None:
         writable_file(options.junit, "--junit")
-    result = check_target(url, Limits(max_requests=options.max_requests, max_seconds=seconds))
+    result = conformance.check_target(
+        url, Limits(max_requests=options.max_requests, max_seconds=seconds)
+    )
     if options.junit is not None:
         options.junit.write_text(render_conformance(result))
     return CheckTargetOutcome(result, EXIT_OK if result.passed else EXIT_CHECK_FAILED)

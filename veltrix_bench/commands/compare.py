@@ -84,5 +84,10 @@ def compare(options: CompareOptions, console: Console) -> CompareOutcome:
     empty = [g.name for g in groups if not g.trials]
     if empty:
         raise RunFailed(f"nothing to compare: no successful trials for {', '.join(empty)}")
-    comparison = write_comparison_reports(compare_dir, groups, scenario, bounds)
+    try:
+        comparison = write_comparison_reports(compare_dir, groups, scenario, bounds)
+    except RunFailed:  # a trial's log is unreadable: leave no empty compare directory behind
+        if not any(compare_dir.iterdir()):
+            compare_dir.rmdir()
+        raise
     return CompareOutcome(compare_dir, comparison)

@@ -16,6 +16,7 @@ import runpy
 import sys
 from pathlib import Path
 
+from veltrix_bench.errors import EXIT_OK, EXIT_USAGE
 from veltrix_bench.profile.memray_window import WindowTracker
 
 USAGE = (
@@ -28,7 +29,7 @@ def main(argv: list[str]) -> int:
     module = len(argv) >= 4 and argv[2] == "-m"
     if argv[:1] != ["--output"] or len(argv) < 3 or (argv[2].startswith("-") and not module):
         print(USAGE, file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     capture = Path(argv[1]).resolve()
     program, program_args = (argv[3], argv[4:]) if module else (argv[2], argv[3:])
     window = WindowTracker(capture)
@@ -46,7 +47,7 @@ def main(argv: list[str]) -> int:
         return code if isinstance(code, int) else (0 if code is None else 1)
     finally:
         window.close()
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
+
+import msgspec
+import pandas as pd
 
 from veltrix_bench.analysis.histograms import merged_log, spectrum
 from veltrix_bench.analysis.summary import build_summary
 from veltrix_bench.analysis.timeseries import read_timeseries
+from veltrix_bench.errors import RunFailed
+from veltrix_bench.hdr import new_histogram
 from veltrix_bench.models.comparison import Comparison
 from veltrix_bench.models.documents import write_document
 from veltrix_bench.models.gate import GateResult
+from veltrix_bench.models.run_record import COMPLETE, FAILED, RUNNING
 from veltrix_bench.models.summary import Summary
 from veltrix_bench.report import gate_md, html, junit, markdown
 from veltrix_bench.rundir import COMPARISON, GATE, RunDir, read_record
@@ -19,18 +26,42 @@ from veltrix_bench.rundir import COMPARISON, GATE, RunDir, read_record
 if TYPE_CHECKING:
     from veltrix_bench.analysis.comparison import Side
 
+T = TypeVar("T")
 
-def write_reports(run_dir: RunDir) -> Summary:
+
+def write_reports(run_dir: RunDir, *, lenient: bool = False) -> Summary:
     """Analyse the run directory again and (re)write summary.json, report.md, report.html.
 
     Everything is read before anything is written: a measurement file that cannot be read
-    (RunFailed naming it) leaves the directory as it was.
+    (RunFailed naming it) leaves the directory as it was. `lenient` (the run that just made
+    the directory, which must leave a summary): such a file counts as empty instead, and
+    run.json says the run failed and why.
     """
     record = read_record(run_dir.path)
     measured = record.final is not None and record.final.requests.total > 0
-    latency = merged_log(run_dir.latency_log, required=measured)
-    service = merged_log(run_dir.service_log, required=measured)
-    series = read_timeseries(run_dir.timeseries)
+    problems: list[str] = []
+
+    def read(reader: Callable[[], T], empty: Callable[[], T]) -> T:
+        try:
+            return reader()
+        except RunFailed as exc:
+            if not lenient:
+                raise
+            problems.append(exc.message)
+            return empty()
+
+    latency = read(lambda: merged_log(run_dir.latency_log, required=measured), new_histogram)
+    service = read(lambda: merged_log(run_dir.service_log, required=measured), new_histogram)
+    series = read(lambda: read_timeseries(run_dir.timeseries), pd.DataFrame)
+    if problems:
+        failed = record.status in (COMPLETE, RUNNING)
+        record = msgspec.structs.replace(
+            record,
+            status=FAILED if failed else record.status,
+            status_detail="; ".join(problems) if failed else record.status_detail,
+            warnings=[*record.warnings, *problems],
+        )
+        write_document(run_dir.record, record)
     summary = build_summary(record, latency, service, series)
     write_document(run_dir.summary, summary)
     spectra = {"intended-time latency": spectrum(latency), "service time": spectrum(service)}

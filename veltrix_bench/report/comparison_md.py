@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from veltrix_bench.models.comparison import Comparison
+from veltrix_bench.report.formatting import code
 from veltrix_bench.report.formatting import inert as _text
 from veltrix_bench.report.formatting import interval as _interval
 from veltrix_bench.report.formatting import short_number as _num
 
 
 def render(comparison: Comparison) -> str:
-    lines = [f"## vbench compare — scenario `{_text(comparison.scenario)}`", ""]
+    lines = [f"## vbench compare — scenario {code(comparison.scenario)}", ""]
     for pair in comparison.comparisons:
         lines.append(f"**{_text(pair.headline)}**")
         lines.append("")

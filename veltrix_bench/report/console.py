@@ -7,18 +7,21 @@ is printed as it is, never applied.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from veltrix_bench.contract.conformance import ConformanceResult, Verdict
 from veltrix_bench.load.scenario import Scenario
 from veltrix_bench.models.comparison import Comparison
 from veltrix_bench.models.gate import GateResult
 from veltrix_bench.models.summary import Summary
 from veltrix_bench.report.formatting import interval
 from veltrix_bench.report.formatting import short_number as _num
+
+if TYPE_CHECKING:
+    from veltrix_bench.contract.conformance import ConformanceResult
 
 
 def _ms(value: float | None) -> str:
@@ -152,7 +155,7 @@ def print_profiles(console: Console, summary: Summary) -> None:
             console.print(f"  {row.share:6.1%}  {escape(row.function)}", highlight=False)
 
 
-_VERDICT_STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.WARN: "yellow"}
+_VERDICT_STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow"}  # contract.Verdict
 
 
 def print_conformance(console: Console, result: ConformanceResult) -> None:
@@ -167,8 +170,8 @@ def print_conformance(console: Console, result: ConformanceResult) -> None:
             escape(check.name), f"[{style}]{check.verdict.value}[/]", escape(check.detail)
         )
     console.print(table)
-    failed = sum(1 for check in result.checks if check.verdict == Verdict.FAIL)
-    warned = sum(1 for check in result.checks if check.verdict == Verdict.WARN)
+    failed = sum(1 for check in result.checks if check.verdict == "fail")
+    warned = sum(1 for check in result.checks if check.verdict == "warn")
     verdict = "[bold green]conforms[/]" if result.passed else f"[bold red]{failed} failed[/]"
     console.print(
         f"{verdict} · {warned} warnings · {result.requests:,} requests in {result.elapsed_s:.1f} s"

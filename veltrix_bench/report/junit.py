@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from veltrix_bench.contract.conformance import ConformanceResult, Verdict
 from veltrix_bench.models.gate import GateResult
+
+if TYPE_CHECKING:
+    from veltrix_bench.contract.conformance import ConformanceResult
 
 
 class Case(NamedTuple):
@@ -28,8 +30,8 @@ def render_conformance(result: ConformanceResult) -> str:
         Case(
             "conformance",
             check.name,
-            check.verdict != Verdict.FAIL,
-            f"{check.verdict.value}: {check.detail}" if check.detail else check.verdict.value,
+            check.verdict != "fail",
+            f"{check.verdict}: {check.detail}" if check.detail else str(check.verdict),
         )
         for check in result.checks
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from veltrix_bench.models.summary import Summary
+from veltrix_bench.report.formatting import code
 from veltrix_bench.report.formatting import inert as _text
 
 
@@ -16,7 +17,7 @@ def render(summary: Summary) -> str:
     engine, generator = summary.engine, summary.generator
     rate = f"{load.target_rate:,.0f}/s offered" if load.target_rate else f"{load.users} users"
     lines = [
-        f"## vbench run `{_text(summary.run_id)}`",
+        f"## vbench run {code(summary.run_id)}",
         "",
         f"**{_text(summary.scenario)}** on **{_text(summary.config)}** — {load.model} "
         f"model, {rate}, {load.duration_s:.0f} s — status **{summary.status}**",

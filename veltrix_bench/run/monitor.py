@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -23,14 +21,14 @@ class EngineSample:
     rss_mb: float | None
 
 
-def fetch_json(url: str, timeout: float = 5.0) -> Any:
+def fetch(url: str, timeout: float = 5.0) -> bytes:
+    """The body of a GET; urllib's errors as they are (HTTPError: it answered, but not 200)."""
     with urllib.request.urlopen(url, timeout=timeout) as answer:
-        return json.loads(answer.read())
+        return bytes(answer.read())
 
 
 def read_metrics(base_url: str, timeout: float = 2.0) -> EngineSample:
-    with urllib.request.urlopen(f"{base_url}/metrics", timeout=timeout) as answer:
-        text = answer.read().decode()
+    text = fetch(f"{base_url}/metrics", timeout).decode()
     values: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         if family.name in (QUEUE_DEPTH, RSS) and family.samples:

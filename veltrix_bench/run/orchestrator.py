@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import secrets
 import time
@@ -33,7 +34,7 @@ from veltrix_bench.report import write_reports
 from veltrix_bench.run.engine_launch import EngineCommand, launch_engine, write_side_config
 from veltrix_bench.run.generator_process import GeneratorProcess
 from veltrix_bench.run.live import LiveView
-from veltrix_bench.run.monitor import EngineMonitor, EngineSample, fetch_json
+from veltrix_bench.run.monitor import EngineMonitor, EngineSample, fetch
 from veltrix_bench.run.stop import StopSignal
 from veltrix_bench.run.target import check_target
 from veltrix_bench.rundir import RunDir, new_run_dir
@@ -140,20 +141,20 @@ def execute(options: RunOptions, console: Console) -> RunOutcome:
     run_dir = new_run_dir(options.out, scenario.name, config_name)
     with StopSignal() as stop:
         trial = _Run(options, scenario, target, run_dir, console, stop)
-        record = trial.execute()
-        summary = write_reports(run_dir)
-        outcome = _verdict(run_dir, record, summary, stop)
+        trial.execute()
+        summary = write_reports(run_dir, lenient=True)  # a summary of what was measured
+        outcome = _verdict(run_dir, summary, stop)
         return replace(outcome, engine_did_not_start=trial.engine_did_not_start)
 
 
-def _verdict(run_dir: RunDir, record: RunRecord, summary: Summary, stop: StopSignal) -> RunOutcome:
+def _verdict(run_dir: RunDir, summary: Summary, stop: StopSignal) -> RunOutcome:
     notices = []
     if summary.invariants_not_applicable:
         notices.append(f"engine invariants not applicable: {summary.invariants_not_applicable}")
     if summary.generator.saturated:
         notices.append("the load generator was saturated; figures are suspect")
     codes = {status.COMPLETE: EXIT_OK, status.INTERRUPTED: EXIT_INTERRUPTED}
-    exit_code, detail = codes.get(record.status, EXIT_RUN_FAILED), record.status_detail
+    exit_code, detail = codes.get(summary.status, EXIT_RUN_FAILED), summary.status_detail
     broken = summary.broken_invariants
     if exit_code == EXIT_OK and broken:
         details = "; ".join(summary.invariant_details[name] for name in broken)
@@ -282,14 +283,16 @@ class _Run:
         One that does not answer at all is unreachable (RunFailed when `required`)."""
         url = f"{base_url}/v1/stats"
         try:
-            answer = fetch_json(url)
+            body = fetch(url)
         except urllib.error.HTTPError as exc:
             self._not_applicable(f"the target answers {url} with HTTP {exc.code}")
             return None
-        except (OSError, urllib.error.URLError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a URL http.client cannot use
             if required:
                 raise RunFailed(f"target {base_url} is unreachable: {exc}") from None
             return None
+        try:
+            answer = json.loads(body)
         except ValueError:
             self._not_applicable(f"the target's {url} is not JSON")
             return None
