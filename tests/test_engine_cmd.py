@@ -7,15 +7,24 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
 import pytest
 from rich.console import Console
 
-from veltrix_bench.commands.engines import EngineOptions, compare_engines
+from veltrix_bench.commands.engines import (
+    EngineOptions,
+    GateEngines,
+    compare_engines,
+    gate_engines,
+)
 from veltrix_bench.engine.process import EngineDidNotStart, start_command
 from veltrix_bench.errors import UsageError
+from veltrix_bench.profile.errors import ProfilerUnavailable
+from veltrix_bench.profile.folded import read_folded
+from veltrix_bench.profile.pyspy import PySpyRecorder
 from veltrix_bench.run.engine_launch import EngineCommand, write_side_config
 from veltrix_bench.rundir import RunDir
 
@@ -112,6 +121,64 @@ def test_sides_that_do_not_pair_up_are_a_usage_error(
 ) -> None:
     with pytest.raises(UsageError, match=message):
         compare_engines(configs, EngineOptions(commands=commands), Console())
+
+
+@pytest.mark.parametrize(
+    ("engines", "configs", "expected"),
+    [
+        (GateEngines(config="tuned"), (None, None), [("tuned", None), ("tuned", None)]),
+        (
+            GateEngines(common=EngineOptions(commands=["old {port}"])),
+            ("default", "tuned"),
+            [("default", "old"), ("tuned", "old")],
+        ),
+        (
+            GateEngines("tuned", "old {port}", "new {port}", EngineOptions(commands=["x"])),
+            (None, None),
+            [("tuned", "old"), ("tuned", "new")],
+        ),
+        (
+            GateEngines(candidate_cmd="new {port}", common=EngineOptions(commands=["old"])),
+            (None, None),
+            [("default", "old"), ("default", "new")],
+        ),
+    ],
+)
+def test_a_gates_sides_take_their_own_command_else_the_shared_one(
+    engines: GateEngines,
+    configs: tuple[str | None, str | None],
+    expected: list[tuple[str, str | None]],
+) -> None:
+    sides = gate_engines(engines, *configs, Console())
+    found = [(side.config, side.command.label if side.command else None) for side in sides]
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("engines", "message"),
+    [
+        (GateEngines(common=EngineOptions(commands=["a", "b"])), "give it once"),
+        (
+            GateEngines(baseline_cmd="a", common=EngineOptions(baseline_ref="main")),
+            "engine commands or revisions, not both",
+        ),
+        (GateEngines(common=EngineOptions(candidate_ref="main")), "needs --baseline-ref"),
+        (GateEngines(baseline_cmd="a {nope}"), "--baseline-cmd: unknown placeholder {nope}"),
+    ],
+)
+def test_gate_engine_options_that_conflict_are_a_usage_error(
+    engines: GateEngines, message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        gate_engines(engines, None, None, Console())
+
+
+def test_revisions_and_commands_do_not_mix_in_compare() -> None:
+    both = EngineOptions(commands=["a"], baseline_ref="main")
+    with pytest.raises(UsageError, match="not both"):
+        compare_engines(["tuned"], both, Console())
+    with pytest.raises(UsageError, match="two sides: give one or two configs"):
+        compare_engines(["a", "b", "c"], EngineOptions(baseline_ref="main"), Console())
 
 
 def test_an_engine_other_than_ours_gets_only_what_its_config_says(tmp_path: Path) -> None:
@@ -262,3 +329,29 @@ def test_profiles_of_a_command_engine_say_which_ran(tmp_path: Path) -> None:
     assert summary["memory"] is None
     assert summary["cpu"]["samples"] > 0 and "cpu" not in summary["profiles_skipped"]
     assert any("memory profile skipped" in warning for warning in summary["warnings"])
+
+
+def test_native_frames_are_sampled_when_asked(tmp_path: Path) -> None:
+    """`--native`: py-spy also records the C frames (here libc's and libpython's)."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.001)"])
+    recorder = PySpyRecorder(tmp_path / "cpu.folded", tmp_path / "py-spy.log", native=True)
+    try:
+        recorder.start(sleeper.pid)
+        time.sleep(1.0)
+        recorder.stop()
+    except ProfilerUnavailable as exc:
+        pytest.skip(exc.reason)
+    finally:
+        recorder.abandon()
+        sleeper.kill()
+        sleeper.wait()
+    files = {frame.file for stack in read_folded(tmp_path / "cpu.folded") for frame in stack.frames}
+    assert any(".so" in name for name in files), files
+
+
+def test_a_sample_without_python_frames_is_left_out(tmp_path: Path) -> None:
+    """py-spy writes ` 2` for a thread caught with no Python frame (a threaded engine's worker
+    starting or ending); that is no damage to the file."""
+    folded = tmp_path / "cpu.folded"
+    folded.write_text("main (a.py:1);serve (a.py:9) 5\n 2\nmain (a.py:1) 1\n")
+    assert [stack.count for stack in read_folded(folded)] == [5, 1]
