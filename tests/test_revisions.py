@@ -195,3 +195,24 @@ def test_a_commit_that_slows_the_handler_fails_the_gate_and_a_revision_passes_ag
     assert itself.returncode == 0, itself.stdout + itself.stderr
     gate = json.loads(Path(itself.stdout.strip().splitlines()[-1]).read_text())
     assert gate["passed"] and gate["source"].count(base) == 2
+
+
+@pytest.mark.slow
+def test_compare_a_revision_with_the_working_tree(repo: Path, tmp_path: Path) -> None:
+    base = commit_of(repo, "HEAD", "x")
+    (repo / "README.md").write_text("an uncommitted change\n")
+    done = vbench(
+        repo, "compare", "tuned", "--baseline-ref", "HEAD", "--trials", "1",
+        "--profiled-trials", "0", "--scenario", "smoke", "--rate", "100", "--duration", "2s",
+        "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    compare_dir = Path(done.stdout.strip().splitlines()[-1])
+    comparison = json.loads((compare_dir / "comparison.json").read_text())
+    names = [side["name"] for side in comparison["sides"]]
+    assert names == [f"tuned on HEAD@{base[:12]}", f"tuned on working tree@{base[:12]}+changes"]
+    trees = []
+    for side in comparison["sides"]:
+        started = json.loads((Path(side["run_dirs"][0]) / "engine.json").read_text())
+        trees.append((started["cwd"], started["commit"]))
+    assert trees == [(str(tmp_path / "cache" / base / "src"), base), (str(repo), base)]
