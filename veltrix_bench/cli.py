@@ -116,7 +116,6 @@ def run_command(
     master_port: Annotated[int | None, Opt(help="Default 5557 with --expect-workers.")] = None,
     worker_timeout: Annotated[str, Opt(help="How long the master waits for workers.")] = "60s",
     on_worker_loss: Annotated[str, Opt(help="fail (stop the run) or continue.")] = "fail",
-    native: Annotated[bool, Opt("--native", help="CPU profile: C frames too.")] = False,
 ) -> None:
     """Load the engine with a scenario; live view, then a run directory with the results.
 
@@ -132,7 +131,6 @@ def run_command(
         profile=profile, handler=handler, profile_pid=profile_pid, processes=processes,
         expect_workers=expect_workers, master_bind=master_bind, master_port=master_port,
         worker_timeout=worker_timeout, on_worker_loss=on_worker_loss, engines=engines,
-        native=native,
     )  # fmt: skip
     done = run(options, console)
     print_run(

@@ -1,5 +1,6 @@
 """Option declarations several commands share, declared once: which engine each trial starts
-(`--engine-cmd`, revisions of the engine's code) and how long it may take to start.
+(`--engine-cmd`, revisions of the engine's code), how long it may take to start, and how its
+CPU is profiled.
 
 `@engine_options(kind)` adds a group of options to a Typer command and hands the command one
 `engines` argument built from them (`veltrix_bench.commands.engines` reads it):
@@ -38,6 +39,9 @@ _GROUPS: dict[str, dict[str, tuple[Any, Any]]] = {
             None,
         ),
     },
+    "profile": {
+        "native": (Annotated[bool, Opt("--native", help="CPU profiles: C frames too.")], False),
+    },
     "revisions": {
         "baseline_ref": (
             Annotated[str | None, Opt(help="Baseline: the engine at this git revision.")],
@@ -62,8 +66,8 @@ _GROUPS: dict[str, dict[str, tuple[Any, Any]]] = {
     },
 }
 _KINDS: dict[str, tuple[Any, tuple[str, ...]]] = {
-    "run": (_ONE_COMMAND, ("engine",)),
-    "compare": (_COMMANDS, ("engine", "revisions")),
+    "run": (_ONE_COMMAND, ("engine", "profile")),
+    "compare": (_COMMANDS, ("engine", "profile", "revisions")),
     "gate": (_ONE_COMMAND, ("engine", "revisions", "gate")),
 }
 
@@ -117,6 +121,7 @@ def _engines(kind: Kind, given: dict[str, Any]) -> Any:
         candidate_ref=given.get("candidate_ref"),
         cache_dir=given.get("cache_dir"),
         timeout=given["engine_timeout"],
+        native=given.get("native", False),
     )
     if kind != "gate":
         return common

@@ -71,7 +71,7 @@ def compare(options: CompareOptions, console: Console) -> CompareOutcome:
     else:
         base = RunOptions(
             scenario=options.scenario, rate=options.rate, duration_s=duration_s,
-            engine_timeout_s=engine_timeout_s,
+            engine_timeout_s=engine_timeout_s, native=options.engines.native,
         )  # fmt: skip
         for config in sides:
             prepare(RunOptions(scenario=options.scenario, config=config, rate=options.rate))

@@ -34,6 +34,7 @@ class EngineOptions:
     candidate_ref: str | None = None  # None with a baseline ref: the working tree
     cache_dir: Path | None = None
     timeout: str | None = None  # --engine-timeout
+    native: bool = False  # CPU profiles of the engine sample its C frames too
 
     @property
     def by_revision(self) -> bool:

@@ -44,8 +44,7 @@ class RunCommandOptions:
     master_port: int | None = None
     worker_timeout: str = "60s"
     on_worker_loss: str = "fail"
-    engines: EngineOptions = field(default_factory=EngineOptions)  # --engine-cmd, its timeout
-    native: bool = False
+    engines: EngineOptions = field(default_factory=EngineOptions)  # --engine-cmd, --native, ...
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def run(options: RunCommandOptions, console: Console) -> RunCommandOutcome:
             options.on_worker_loss, ("fail", "continue"), "--on-worker-loss"
         ),
         engine=run_engine(options.engines), engine_timeout_s=options.engines.timeout_s(),
-        native=options.native,
+        native=options.engines.native,
     )  # fmt: skip
     checks = []
     if options.gate:  # a malformed threshold is a usage error: say so before the load
