@@ -81,11 +81,18 @@ def test_the_reference_engine_conforms(engine_factory: EngineFactory, tmp_path: 
     assert done.returncode == (1 if KNOWN_REFERENCE_GAPS else 0), done.stdout + done.stderr
 
 
+def check_broken(
+    independent: StartIndependent, tmp_path: Path, broken: str
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """check-target of the independent engine broken in one way, and its JUnit file."""
+    junit = tmp_path / "conformance.xml"
+    return check_target(independent("--broken", broken).url, "--junit", str(junit)), junit
+
+
 def test_a_broken_engine_fails_what_it_breaks_and_exits_1(
     independent: StartIndependent, tmp_path: Path
 ) -> None:
-    junit = tmp_path / "conformance.xml"
-    done = check_target(independent("--broken", "two-winners").url, "--junit", str(junit))
+    done, junit = check_broken(independent, tmp_path, "two-winners")
     assert done.returncode == 1, done.stdout + done.stderr
     assert failed(junit) == {"one_winner"}
     failure = junit_cases(junit)["one_winner"].find("failure")
@@ -96,8 +103,7 @@ def test_a_broken_engine_fails_what_it_breaks_and_exits_1(
 def test_a_warning_is_a_passed_case_that_says_what_a_run_lacks(
     independent: StartIndependent, tmp_path: Path
 ) -> None:
-    junit = tmp_path / "conformance.xml"
-    done = check_target(independent("--broken", "no-stats").url, "--junit", str(junit))
+    done, junit = check_broken(independent, tmp_path, "no-stats")
     assert done.returncode == 0, done.stdout + done.stderr
     assert failed(junit) == set()
     out = junit_cases(junit)["stats"].find("system-out")

@@ -280,13 +280,20 @@ def test_run_loads_the_independent_engine_started_per_trial(tmp_path: Path) -> N
     assert "capacity = 4096" in config and "players = 300" in config  # tuned + smoke's world
 
 
+def compare_commands(
+    tmp_path: Path, trials: int, *commands: str
+) -> subprocess.CompletedProcess[str]:
+    """`vbench compare default --engine-cmd A --engine-cmd B ...`, short unprofiled trials."""
+    each = [word for command in commands for word in ("--engine-cmd", command)]
+    return vbench(
+        tmp_path, "compare", "default", *SHORT, "--trials", str(trials), "--profiled-trials", "0",
+        *each,
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 def test_compare_two_engine_commands_in_interleaved_rounds(tmp_path: Path) -> None:
-    other = f"{ENGINE} --drain-s 1"
-    done = vbench(
-        tmp_path, "compare", "default", *SHORT, "--trials", "2", "--profiled-trials", "0",
-        "--engine-cmd", ENGINE, "--engine-cmd", other,
-    )  # fmt: skip
+    done = compare_commands(tmp_path, 2, ENGINE, f"{ENGINE} --drain-s 1")
     assert done.returncode == 0, done.stderr
     comparison = json.loads((run_dir_of(done) / "comparison.json").read_text())
     names = [side["name"] for side in comparison["sides"]]
@@ -302,10 +309,7 @@ def test_compare_two_engine_commands_in_interleaved_rounds(tmp_path: Path) -> No
 @pytest.mark.slow
 def test_compare_stops_at_an_engine_that_does_not_start(tmp_path: Path) -> None:
     failing = f"{sys.executable} -c \"print('no such table'); raise SystemExit(5)\" {{port}}"
-    done = vbench(
-        tmp_path, "compare", "default", *SHORT, "--trials", "3", "--profiled-trials", "0",
-        "--engine-cmd", ENGINE, "--engine-cmd", failing,
-    )  # fmt: skip
+    done = compare_commands(tmp_path, 3, ENGINE, failing)
     assert done.returncode == 3, done.stderr
     assert "exited with code 5 before it was ready" in done.stderr
     assert "no such table" in done.stderr

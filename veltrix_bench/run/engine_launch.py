@@ -2,7 +2,9 @@
 (`--engine-cmd`), or a revision of the engine's code, each afresh for every trial.
 
 Every engine is a command line with three placeholders, filled in per trial: `{port}` a port
-free on 127.0.0.1 (vbench picks it; the port in the engine's ready line is the one used),
+free on 127.0.0.1 (vbench picks it; the reference engine, a revision's too, gets 0 and picks
+one itself, with no moment in which another process could take it; the port in the engine's
+ready line is the one used),
 `{db}` a fresh database path in the run directory, and `{config}` the side's config file
 (written there from `--config`, with the scenario's world). The command runs without a shell.
 
@@ -53,6 +55,8 @@ class EngineCommand:
     """Where a revision keeps its presets (None: this installation's)."""
     label: str = ""
     """A short name for side names: the program (`engine.py`), or the revision."""
+    picks_port: bool = False
+    """It binds a free port itself when given port 0 (the reference engine does)."""
 
     @classmethod
     def parse(cls, text: str, option: str = "--engine-cmd") -> EngineCommand:
@@ -71,7 +75,8 @@ class EngineCommand:
     @classmethod
     def reference(cls) -> EngineCommand:
         """The embedded reference engine, on this interpreter."""
-        return cls(_reference_argv(sys.executable), description="the embedded reference engine")
+        argv = _reference_argv(sys.executable)
+        return cls(argv, description="the embedded reference engine", picks_port=True)
 
     @classmethod
     def revision(
@@ -80,7 +85,7 @@ class EngineCommand:
         """The reference engine of a revision: its own interpreter, run in its source tree
         (`python -m` puts the working directory first on the path: that tree's code runs)."""
         presets = tree / "veltrix_bench" / "engine" / "presets"
-        return cls(_reference_argv(str(python)), tree, description, commit, presets, label)
+        return cls(_reference_argv(str(python)), tree, description, commit, presets, label, True)
 
     def argv_for(self, port: int, db: Path, config: Path) -> list[str]:
         values = {"port": str(port), "db": str(db), "config": str(config)}
@@ -199,7 +204,8 @@ def launch_engine(
     """
     embedded = command is None
     command = command or EngineCommand.reference()
-    argv = command.argv_for(free_port(HOST), run_dir.file("engine.db"), config_file)
+    port = 0 if command.picks_port else free_port(HOST)
+    argv = command.argv_for(port, run_dir.file("engine.db"), config_file)
     if session is not None and session.active("memory"):
         argv = _under_memray(argv, command, embedded, session)
     started = {"argv": argv, "cwd": str(command.cwd or Path.cwd()), "commit": command.commit}
