@@ -1,12 +1,11 @@
 """How the engine of a trial is started: the embedded reference engine, a user's command
 (`--engine-cmd`), or a revision of the engine's code, each afresh for every trial.
 
-Every engine is a command line with three placeholders, filled in per trial: `{port}` a port
-free on 127.0.0.1 (vbench picks it; the reference engine, a revision's too, gets 0 and picks
-one itself, with no moment in which another process could take it; the port in the engine's
-ready line is the one used),
-`{db}` a fresh database path in the run directory, and `{config}` the side's config file
-(written there from `--config`, with the scenario's world). The command runs without a shell.
+Every engine is a command line with three placeholders, filled in per trial: `{port}`, a port
+free on 127.0.0.1 that vbench picked (the reference engine, a revision's too, gets 0 and binds
+one itself, so no other process can take it in between; the port in the engine's ready line
+is the one used); `{db}`, a fresh database path in the run directory; `{config}`, the side's
+config file (written there from `--config`, with the scenario's world). No shell runs it.
 
 The embedded engine gets its config in full, validated here. Any other engine gets only what
 the config file says plus the scenario's world, so that it applies its own defaults: an older
