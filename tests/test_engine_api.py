@@ -164,12 +164,14 @@ def test_an_oversized_body_gets_a_413(engine_factory: EngineFactory) -> None:
     assert post_events(engine, join("small", 1))[0] == 200
 
 
-def test_a_full_bounded_queue_answers_429_with_retry_after_and_applies_nothing(
+def test_a_request_with_more_events_than_the_queue_holds_gets_413_naming_the_limit(
     engine_factory: EngineFactory,
 ) -> None:
-    engine = engine_factory("tuned", queue={"capacity": 5, "retry_after_s": 2})
-    status, headers, _ = post_events(engine, [join(f"e{i}", i + 1) for i in range(6)])
-    assert status == 429 and headers["Retry-After"] == "2"
+    engine = engine_factory("tuned", queue={"capacity": 5})
+    status, _, answer = post_events(engine, [join(f"e{i}", i + 1) for i in range(6)])
+    # never 429: a retry could never fit
+    assert status == 413 and "at most 5 events" in answer["error"]
+    assert "queue.capacity" in answer["error"]
     assert http("GET", f"{engine.url}/v1/stats")[2]["persisted"] == {}
     assert post_events(engine, [join(f"e{i}", i + 1) for i in range(5)])[0] == 200
 
