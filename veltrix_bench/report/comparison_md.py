@@ -29,7 +29,9 @@ def render(comparison: dict[str, Any]) -> str:
         for row in pair["metrics"]:
             interval = (
                 f"{row['ci_low']:.3f}–{row['ci_high']:.3f}" if row["ci_low"] is not None else "–"
-            ) + (f" paired ({row['paired_rounds']} rounds)" if row.get("paired_rounds") else "")
+            ) + (
+                f" paired ({row['paired_rounds']} rounds)" if row.get("paired_rounds") else ""
+            )
             p_value = f"{row['p_value']:.3f}" if row["p_value"] is not None else "–"
             lines.append(
                 f"| {row['metric']} | {_num(row['baseline_median'])} | "
