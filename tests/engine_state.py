@@ -32,7 +32,7 @@ def state_in_memory(game: Game) -> GameState:
 
 def state_served(engine: EngineProcess, players: Iterable[int]) -> GameState:
     """Members of these players (from /v1/players) and the treasures won (from /v1/stats)."""
-    members = []
+    members: list[MemberRow] = []
     for player in players:
         status, _, answer = http("GET", f"{engine.url}/v1/players/{player}")
         assert status == 200, answer
