@@ -83,9 +83,8 @@ async def _load(engine: EngineProcess, rate: float, duration: float) -> dict[str
             await asyncio.sleep(max(0.0, start + index / rate - loop.time()))
             event = {"id": f"m{index}", "type": "checkin", "hunt": 1,
                      "player": 1 + index % PLAYERS, "place": 1 + index % 10}  # fmt: skip
-            statuses[
-                await _exchange(reader, writer, _request(engine.port, json.dumps(event).encode()))
-            ] += 1
+            payload = _request(engine.port, json.dumps(event).encode())
+            statuses[await _exchange(reader, writer, payload)] += 1
         writer.close()
 
     async def sample() -> None:
