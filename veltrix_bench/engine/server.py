@@ -43,6 +43,7 @@ HANDLER_FUNCTIONS = (
     "veltrix_bench/engine/server.py:_read_events",
     "veltrix_bench/engine/server.py:_submit_events",
     "veltrix_bench/engine/server.py:_results_json",
+    "veltrix_bench/engine/server.py:_not_applied",
     "veltrix_bench/engine/server.py:_result_tail",
     "veltrix_bench/engine/pipeline.py",
     "veltrix_bench/engine/idempotency.py",
