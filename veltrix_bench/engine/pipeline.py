@@ -248,7 +248,8 @@ class Pipeline:
             self.recent.add(event.id, result)
             self.duplicates += 1
             fresh[index] = False
-            future.set_result(result)
+            if not future.done():
+                future.set_result(result)
         return again
 
     def _answer(self, items: list[Item], result: Result, cause: str) -> int:

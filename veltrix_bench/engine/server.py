@@ -41,7 +41,7 @@ _quote = json.encoder.encode_basestring_ascii  # a JSON string literal, in C
 HANDLER_FUNCTIONS = (
     "veltrix_bench/engine/server.py:post_events",
     "veltrix_bench/engine/server.py:_read_events",
-    "veltrix_bench/engine/server.py:_submit_events",
+    "veltrix_bench/engine/server.py:_post_events",
     "veltrix_bench/engine/server.py:_results_json",
     "veltrix_bench/engine/server.py:_not_applied",
     "veltrix_bench/engine/server.py:_result_tail",
@@ -164,7 +164,7 @@ class Engine:
             return _error(503, None, "engine is shutting down", **{"Retry-After": "1"})
         self.requests_in_flight += 1
         try:
-            return await self._submit_events(events, started)
+            return await self._post_events(events, started)
         finally:
             self.requests_in_flight -= 1
 
@@ -195,7 +195,7 @@ class Engine:
         except EventError as exc:
             raise BadRequest(400, exc.field, exc.message) from None
 
-    async def _submit_events(self, events: list[Event], started: float) -> web.Response:
+    async def _post_events(self, events: list[Event], started: float) -> web.Response:
         delay = self.config.faults.event_delay_ms
         if delay:
             await asyncio.sleep(delay / 1000)
