@@ -1,7 +1,7 @@
 """A minimal, fast stand-in for the Veltrix API, so that a benchmark measures the load
 generator rather than the engine: every event is 'applied' at once, nothing is stored.
 
-    python benchmarks/_fast_target.py PORT
+    python -m benchmarks._fast_target PORT
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ connections, one request each; past that, due requests wait in the client and th
 counted as an in-flight-cap late start). Latency runs from the intended send time
 (coordinated-omission corrected, as wrk2 does); service time from the actual send.
 
+This is the yardstick vbench is checked against, so it shares no code with vbench's load
+generator: no Locust, no gevent. It records into vbench's HDR histograms and reports the
+one latency type (`veltrix_bench.hdr`, `veltrix_bench.models.latency`).
+
 Two senders behind one interface:
 - `raw`: a minimal HTTP/1.1 client on `asyncio.Protocol` (pre-encoded requests, framing by
   Content-Length, keep-alive). Measured here to cost a few times less CPU per request
@@ -13,7 +17,7 @@ Two senders behind one interface:
 - `aiohttp`: `aiohttp.ClientSession` with `TCPConnector(limit=max_connections)`, a task per
   request. Kept for cross-checking the raw client's figures.
 
-Run as a script (`python benchmarks/_openloop.py canned`), it serves a canned 200 answer
+Run as a module (`python -m benchmarks._openloop canned`), it serves a canned 200 answer
 from a bare asyncio server: the trivial target used to measure the client's own ceiling.
 """
 
@@ -23,26 +27,32 @@ import asyncio
 import contextlib
 import os
 import resource
+import signal
 import sys
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal, cast
 
+import msgspec
 import psutil
 from hdrh.histogram import HdrHistogram
 
+from benchmarks.harness import machine_busy_seconds, process_cpu_seconds
+from veltrix_bench.hdr import HIGHEST_US, new_histogram, values_at_percentiles
+from veltrix_bench.models.latency import Latency, latency_of
+
 ClientKind = Literal["raw", "aiohttp"]
-_LOWEST_US = 1
-_HIGHEST_US = 3_600_000_000  # one hour: an overloaded target can take minutes to answer
-_DIGITS = 3
 SEND_TICK_S = 0.001
 GENERATOR_LATE_US = 5_000  # a send this much after its time, with a free connection, is late
 
 
 def raise_open_file_limit(wanted: int = 20_000) -> int:
-    """Raise the soft RLIMIT_NOFILE toward the hard limit (children inherit it)."""
+    """Raise the soft RLIMIT_NOFILE toward the hard limit (children inherit it).
+
+    veltrix_bench has the same step in `load/generator.py`, but importing that module
+    monkey-patches gevent, which the yardstick must not.
+    """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if soft < target:
@@ -50,42 +60,7 @@ def raise_open_file_limit(wanted: int = 20_000) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def open_file_limit() -> int:
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def new_histogram() -> HdrHistogram:
-    return HdrHistogram(_LOWEST_US, _HIGHEST_US, _DIGITS)
-
-
-@dataclass(frozen=True)
-class Percentiles:
-    """Milliseconds."""
-
-    count: int
-    p50: float
-    p90: float
-    p99: float
-    p999: float
-    max: float
-
-    @classmethod
-    def of(cls, histogram: HdrHistogram) -> Percentiles:
-        if histogram.get_total_count() == 0:
-            return cls(0, 0.0, 0.0, 0.0, 0.0, 0.0)
-        at = histogram.get_value_at_percentile
-        return cls(
-            histogram.get_total_count(),
-            at(50) / 1000,
-            at(90) / 1000,
-            at(99) / 1000,
-            at(99.9) / 1000,
-            histogram.get_max_value() / 1000,
-        )
-
-
-@dataclass(frozen=True)
-class Second:
+class Second(msgspec.Struct, frozen=True, kw_only=True):
     """What completed during one second of the run (t = seconds since the schedule began)."""
 
     t: int
@@ -99,11 +74,10 @@ class Second:
     client_cpu_pct: float
     target_cpu_pct: float | None
     machine_cpu_pct: float  # all cores, as % of one core (200 = both cores busy)
-    probe: dict[str, float] = field(default_factory=dict)  # e.g. figures from /metrics
+    probe: dict[str, float] = {}  # e.g. figures from /metrics
 
 
-@dataclass(frozen=True)
-class OpenLoopResult:
+class OpenLoopResult(msgspec.Struct, frozen=True, kw_only=True):
     client: ClientKind
     offered_rate: float
     warmup_s: float
@@ -114,8 +88,10 @@ class OpenLoopResult:
     errors: dict[str, int]  # by HTTP status or exception name, whole run
     results: dict[str, int]  # result statuses seen in 200 answers, whole run
     outstanding_at_cutoff: int  # window requests still unanswered at the cut-off
-    latency: Percentiles  # intended-time, window requests (outstanding ones at their age)
-    service_time: Percentiles  # actual-send time, window requests answered
+    latency: Latency  # intended-time, window requests (outstanding ones at their age)
+    service_time: Latency  # actual-send time, window requests answered
+    latency_count: int = 0  # requests behind `latency` (0 in files written before it)
+    service_count: int = 0  # requests behind `service_time`
     max_in_flight: int
     connections_opened: int
     late_generator: int  # sends the scheduler itself made > GENERATOR_LATE_US after their time
@@ -178,16 +154,16 @@ class _Recorder:
             histogram = self.per_second.get(second)
             if histogram is None:
                 histogram = self.per_second[second] = new_histogram()
-            histogram.record_value(min(latency_us, _HIGHEST_US))
+            histogram.record_value(min(latency_us, HIGHEST_US))
             if in_window:
-                self.latency.record_value(min(latency_us, _HIGHEST_US))
+                self.latency.record_value(min(latency_us, HIGHEST_US))
                 service_us = max(1, int((now - request.sent) * 1e6))
-                self.service.record_value(min(service_us, _HIGHEST_US))
+                self.service.record_value(min(service_us, HIGHEST_US))
         else:
             self.errors[str(status)] += 1
             self.errors_per_second[second] += 1
             if in_window:  # a failed request counts in the tail as long as it took
-                self.latency.record_value(min(latency_us, _HIGHEST_US))
+                self.latency.record_value(min(latency_us, HIGHEST_US))
 
     def cut_off(self, now: float) -> int:
         """Record window requests still unanswered at their age now (a lower bound)."""
@@ -195,7 +171,7 @@ class _Recorder:
         for request in self.outstanding:
             if self.window_start <= request.intended < self.window_end:
                 age_us = max(1, int((now - request.intended) * 1e6))
-                self.latency.record_value(min(age_us, _HIGHEST_US))
+                self.latency.record_value(min(age_us, HIGHEST_US))
                 left += 1
         return left
 
@@ -215,6 +191,15 @@ def _result_status(body: bytes) -> str | None:
     return f"{status}: {reason}"
 
 
+def _content_length(head: bytes) -> int:
+    """The Content-Length of a lower-cased HTTP head (0 without one)."""
+    at = head.find(b"\r\ncontent-length:")
+    if at < 0:
+        return 0
+    line_end = head.find(b"\r\n", at + 2)
+    return int(head[at + 17 : line_end if line_end > 0 else None])
+
+
 # -- raw sender ---------------------------------------------------------------------------------
 class _Connection(asyncio.Protocol):
     def __init__(self, sender: _RawSender) -> None:
@@ -225,7 +210,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transport is not an asyncio.Transport subclass, but has its methods
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)
 
     def start(self, request: _Request) -> None:
         assert self.transport is not None
@@ -240,11 +225,7 @@ class _Connection(asyncio.Protocol):
         if end < 0:
             return
         head = bytes(buffer[:end]).lower()
-        at = head.find(b"\r\ncontent-length:")
-        length = 0
-        if at >= 0:
-            line_end = head.find(b"\r\n", at + 2)
-            length = int(head[at + 17 : line_end if line_end > 0 else None])
+        length = _content_length(head)
         if len(buffer) < end + 4 + length:
             return
         body = bytes(buffer[end + 4 : end + 4 + length])
@@ -416,25 +397,156 @@ class _AiohttpSender:
 Probe = Callable[[], Awaitable[dict[str, float]]]
 
 
-def _cpu_seconds(process: psutil.Process | None) -> float | None:
-    if process is None:
-        return None
-    try:
-        times = process.cpu_times()
-    except psutil.Error:
-        return None
-    return times.user + times.system
+def _figures_ms(histogram: HdrHistogram | None) -> tuple[float, float, float]:
+    """(p50, p99, max) of one second's answers in ms, zeros for a second without any."""
+    if histogram is None or histogram.get_total_count() == 0:
+        return 0.0, 0.0, 0.0
+    p50, p99 = values_at_percentiles(histogram, (50, 99))
+    return p50 / 1000, p99 / 1000, histogram.get_max_value() / 1000
 
 
-def _machine_busy_seconds() -> float:
-    times = psutil.cpu_times()
-    return (
-        times.user
-        + times.system
-        + times.nice
-        + getattr(times, "irq", 0)
-        + getattr(times, "softirq", 0)
-    )
+class _CpuWindow:
+    """CPU seconds of the client, the target and the machine, per second and over the window."""
+
+    def __init__(self, target: psutil.Process | None) -> None:
+        self.me = psutil.Process()
+        self.target = target
+        self.wall = time.monotonic()
+        self.client = process_cpu_seconds(self.me)
+        self.target_s = process_cpu_seconds(target)
+        self.machine = machine_busy_seconds()
+        self.totals = {"wall": 0.0, "client": 0.0, "target": 0.0, "machine": 0.0}
+
+    def tick(self) -> tuple[float, float, float | None, float]:
+        """(elapsed, client, target, machine) seconds since the last tick."""
+        wall, client = time.monotonic(), process_cpu_seconds(self.me)
+        target, machine = process_cpu_seconds(self.target), machine_busy_seconds()
+        elapsed = max(1e-3, wall - self.wall)
+        used_client = (client or 0) - (self.client or 0)
+        used_target = (
+            target - self.target_s if target is not None and self.target_s is not None else None
+        )
+        used_machine = machine - self.machine
+        self.wall, self.client, self.target_s, self.machine = wall, client, target, machine
+        return elapsed, used_client, used_target, used_machine
+
+    def count(self, elapsed: float, client: float, target: float | None, machine: float) -> None:
+        self.totals["wall"] += elapsed
+        self.totals["client"] += client
+        self.totals["target"] += target or 0.0
+        self.totals["machine"] += machine
+
+    def share(self, key: str) -> float:
+        wall = self.totals["wall"]
+        return round(100 * self.totals[key] / wall, 1) if wall else 0.0
+
+
+class _OpenLoop:
+    """One run: the send schedule, the once-a-second sampler, and the result."""
+
+    def __init__(
+        self,
+        sender: _RawSender | _AiohttpSender,
+        recorder: _Recorder,
+        payloads: list[bytes],
+        rate: float,
+        probe: Probe | None,
+        target: psutil.Process | None,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.sender = sender
+        self.recorder = recorder
+        self.payloads = payloads
+        self.total = len(payloads)
+        self.rate = rate
+        self.start = recorder.start
+        self.probe = probe
+        self.cpu = _CpuWindow(target)
+        self.seconds: list[Second] = []
+        self.max_lag_s = 0.0
+        self.late_generator = 0
+
+    async def schedule(self) -> None:
+        loop, start, rate, total = self.loop, self.start, self.rate, self.total
+        index = 0
+        while index < total:
+            now = loop.time()
+            due = min(total, int((now - start) * rate) + 1) if now >= start else 0
+            while index < due:
+                intended = start + index / rate
+                behind = now - intended
+                self.max_lag_s = max(self.max_lag_s, behind)
+                if behind * 1e6 > GENERATOR_LATE_US:
+                    self.late_generator += 1
+                self.sender.send(_Request(index, intended, self.payloads[index]))
+                index += 1
+            # at least a millisecond: at thousands of requests/s, waking per request costs
+            # the client more CPU than sending a millisecond's worth together (measured:
+            # 41% -> 24% of a core at 4,000/s), and on uvloop, whose timers have millisecond
+            # resolution, a shorter sleep returns at once and the loop spins. Each request
+            # is still measured from its own intended time, so the up to ~1 ms it waits
+            # counts in its latency.
+            await asyncio.sleep(max(SEND_TICK_S, start + index / rate - loop.time()))
+
+    async def sample_seconds(self, stop: asyncio.Event) -> None:
+        tick = self.start
+        second = 0
+        while not stop.is_set():
+            tick += 1.0
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, tick - self.loop.time()))
+            if stop.is_set():
+                break
+            used = self.cpu.tick()
+            figures = await self._probe()
+            self.seconds.append(self._second(second, used, figures))
+            if self.recorder.window_start < tick <= self.recorder.window_end + 1e-6:
+                self.cpu.count(*used)
+            second += 1
+
+    async def _probe(self) -> dict[str, float]:
+        if self.probe is None:
+            return {}
+        try:
+            return await asyncio.wait_for(self.probe(), 0.9)
+        except Exception as exc:  # noqa: BLE001 - a failed poll is a gap, not a crash
+            print(f"  probe failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return {"probe_failed": 1.0}
+
+    def _second(
+        self, second: int, used: tuple[float, float, float | None, float], probe: dict[str, float]
+    ) -> Second:
+        elapsed, client, target, machine = used
+        recorder, rate = self.recorder, self.rate
+        p50, p99, top = _figures_ms(recorder.per_second.get(second))
+        return Second(
+            t=second + 1,
+            scheduled=max(0, min(self.total, int(rate * (second + 1))) - int(rate * second)),
+            ok=recorder.ok_per_second[second],
+            errors=recorder.errors_per_second[second],
+            p50_ms=p50,
+            p99_ms=p99,
+            max_ms=top,
+            in_flight=recorder.in_flight,
+            client_cpu_pct=round(100 * client / elapsed, 1),
+            target_cpu_pct=round(100 * target / elapsed, 1) if target is not None else None,
+            machine_cpu_pct=round(100 * machine / elapsed, 1),
+            probe=probe,
+        )
+
+    async def until_answered(self, grace_s: float) -> int:
+        """Wait out the window and the grace for its answers; the count still unanswered."""
+        recorder = self.recorder
+        await asyncio.sleep(max(0.0, recorder.window_end - self.loop.time()))
+        cutoff = recorder.window_end + grace_s
+        while recorder.outstanding and self.loop.time() < cutoff:
+            if not any(
+                recorder.window_start <= r.intended < recorder.window_end
+                for r in recorder.outstanding
+            ):
+                break
+            await asyncio.sleep(0.05)
+        return recorder.cut_off(self.loop.time())
 
 
 async def run_open_loop(
@@ -461,126 +573,26 @@ async def run_open_loop(
     total = int(rate * (warmup_s + duration_s))
     if len(bodies) < total:
         raise ValueError(f"{total} requests due, only {len(bodies)} bodies given")
-    loop = asyncio.get_running_loop()
-    start = loop.time() + 0.2
-    window_start = start + warmup_s
-    window_end = window_start + duration_s
-    recorder = _Recorder(start, window_start, window_end)
+    start = asyncio.get_running_loop().time() + 0.2
+    recorder = _Recorder(start, start + warmup_s, start + warmup_s + duration_s)
     sender: _RawSender | _AiohttpSender
     if client == "raw":
         sender = _RawSender(host, port, max_connections, recorder)
     else:
         sender = _AiohttpSender(host, port, max_connections, recorder)
     payloads = [sender.prepare(path, body) for body in bodies[:total]]
-
-    me = psutil.Process()
     target = psutil.Process(target_pid) if target_pid else None
-    seconds: list[Second] = []
-    window_cpu = {"wall": 0.0, "client": 0.0, "target": 0.0, "machine": 0.0}
-    lag = {"max": 0.0, "late": 0}
-
-    async def schedule() -> None:
-        index = 0
-        while index < total:
-            now = loop.time()
-            due = min(total, int((now - start) * rate) + 1) if now >= start else 0
-            while index < due:
-                intended = start + index / rate
-                behind = now - intended
-                if behind > lag["max"]:
-                    lag["max"] = behind
-                if behind * 1e6 > GENERATOR_LATE_US:
-                    lag["late"] += 1
-                sender.send(_Request(index, intended, payloads[index]))
-                index += 1
-            # at least a millisecond: at thousands of requests/s, waking per request costs
-            # the client more CPU than sending a millisecond's worth together (measured:
-            # 41% -> 24% of a core at 4,000/s), and on uvloop, whose timers have millisecond
-            # resolution, a shorter sleep returns at once and the loop spins. Each request
-            # is still measured from its own intended time, so the up to ~1 ms it waits
-            # counts in its latency.
-            await asyncio.sleep(max(SEND_TICK_S, start + index / rate - loop.time()))
-
-    async def sample_seconds(stop: asyncio.Event) -> None:
-        tick = start
-        wall = time.monotonic()
-        cpu_client, cpu_target = _cpu_seconds(me), _cpu_seconds(target)
-        cpu_machine = _machine_busy_seconds()
-        second = 0
-        while not stop.is_set():
-            tick += 1.0
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(0.0, tick - loop.time()))
-            if stop.is_set():
-                break
-            now_wall = time.monotonic()
-            now_client, now_target = _cpu_seconds(me), _cpu_seconds(target)
-            now_machine = _machine_busy_seconds()
-            elapsed = max(1e-3, now_wall - wall)
-            used_client = (now_client or 0) - (cpu_client or 0)
-            used_target = (
-                now_target - cpu_target
-                if now_target is not None and cpu_target is not None
-                else None
-            )
-            used_machine = now_machine - cpu_machine
-            wall, cpu_client, cpu_target, cpu_machine = (
-                now_wall,
-                now_client,
-                now_target,
-                now_machine,
-            )
-            figures: dict[str, float] = {}
-            if probe is not None:
-                try:
-                    figures = await asyncio.wait_for(probe(), 0.9)
-                except Exception as exc:  # noqa: BLE001 - a failed poll is a gap, not a crash
-                    figures = {"probe_failed": 1.0}
-                    print(f"  probe failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-            histogram = recorder.per_second.get(second)
-            got = Percentiles.of(histogram) if histogram is not None else None
-            seconds.append(
-                Second(
-                    t=second + 1,
-                    scheduled=max(0, min(total, int(rate * (second + 1))) - int(rate * second)),
-                    ok=recorder.ok_per_second[second],
-                    errors=recorder.errors_per_second[second],
-                    p50_ms=got.p50 if got else 0.0,
-                    p99_ms=got.p99 if got else 0.0,
-                    max_ms=got.max if got else 0.0,
-                    in_flight=recorder.in_flight,
-                    client_cpu_pct=round(100 * used_client / elapsed, 1),
-                    target_cpu_pct=(
-                        round(100 * used_target / elapsed, 1) if used_target is not None else None
-                    ),
-                    machine_cpu_pct=round(100 * used_machine / elapsed, 1),
-                    probe=figures,
-                )
-            )
-            if window_start < tick <= window_end + 1e-6:
-                window_cpu["wall"] += elapsed
-                window_cpu["client"] += used_client
-                window_cpu["target"] += used_target or 0.0
-                window_cpu["machine"] += used_machine
-            second += 1
+    run = _OpenLoop(sender, recorder, payloads, rate, probe, target)
 
     stop_sampling = asyncio.Event()
-    sampler = loop.create_task(sample_seconds(stop_sampling))
-    await schedule()
-    await asyncio.sleep(max(0.0, window_end - loop.time()))
-    cutoff = window_end + grace_s
-    while recorder.outstanding and loop.time() < cutoff:
-        if not any(window_start <= r.intended < window_end for r in recorder.outstanding):
-            break
-        await asyncio.sleep(0.05)
-    outstanding = recorder.cut_off(loop.time())
+    sampler = asyncio.get_running_loop().create_task(run.sample_seconds(stop_sampling))
+    await run.schedule()
+    outstanding = await run.until_answered(grace_s)
     stop_sampling.set()
     await sampler
     await sender.close()
 
-    def share(key: str) -> float:
-        return round(100 * window_cpu[key] / window_cpu["wall"], 1) if window_cpu["wall"] else 0.0
-
+    cpu = run.cpu
     return OpenLoopResult(
         client=client,
         offered_rate=rate,
@@ -592,18 +604,20 @@ async def run_open_loop(
         errors=dict(recorder.errors),
         results=dict(recorder.results),
         outstanding_at_cutoff=outstanding,
-        latency=Percentiles.of(recorder.latency),
-        service_time=Percentiles.of(recorder.service),
+        latency=latency_of(recorder.latency),
+        service_time=latency_of(recorder.service),
+        latency_count=recorder.latency.get_total_count(),
+        service_count=recorder.service.get_total_count(),
         max_in_flight=recorder.max_in_flight,
         connections_opened=sender.opened,
-        late_generator=lag["late"],
+        late_generator=run.late_generator,
         late_in_flight_cap=sender.late_in_flight_cap,
-        max_generator_lag_ms=round(lag["max"] * 1000, 1),
-        client_cpu_pct=share("client"),
-        target_cpu_pct=share("target") if target is not None else None,
-        machine_cpu_pct=share("machine"),
-        others_cpu_pct=round(share("machine") - share("client") - share("target"), 1),
-        seconds=seconds,
+        max_generator_lag_ms=round(run.max_lag_s * 1000, 1),
+        client_cpu_pct=cpu.share("client"),
+        target_cpu_pct=cpu.share("target") if target is not None else None,
+        machine_cpu_pct=cpu.share("machine"),
+        others_cpu_pct=round(cpu.share("machine") - cpu.share("client") - cpu.share("target"), 1),
+        seconds=run.seconds,
     )
 
 
@@ -619,7 +633,7 @@ class _CannedServer(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transport is not an asyncio.Transport subclass, but has its methods
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)
         self.buffer = bytearray()
 
     def data_received(self, data: bytes) -> None:
@@ -629,12 +643,7 @@ class _CannedServer(asyncio.Protocol):
             end = buffer.find(b"\r\n\r\n")
             if end < 0:
                 return
-            head = bytes(buffer[:end]).lower()
-            at = head.find(b"\r\ncontent-length:")
-            length = 0
-            if at >= 0:
-                line_end = head.find(b"\r\n", at + 2)
-                length = int(head[at + 17 : line_end if line_end > 0 else None])
+            length = _content_length(bytes(buffer[:end]).lower())
             if len(buffer) < end + 4 + length:
                 return
             del buffer[: end + 4 + length]
@@ -647,24 +656,14 @@ async def serve_canned(host: str = "127.0.0.1", port: int = 0) -> None:
     bound = server.sockets[0].getsockname()[1]
     print(f"VELTRIX READY port={bound} pid={os.getpid()}", flush=True)
     stop = asyncio.Event()
-    import signal
-
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     server.close()
 
 
-def as_dict(result: Any) -> Any:
-    """A dataclass tree as plain data for JSON."""
-    from dataclasses import asdict, is_dataclass
-
-    return asdict(result) if is_dataclass(result) else result
-
-
 if __name__ == "__main__":
     if sys.argv[1:2] != ["canned"]:
-        sys.exit("usage: python benchmarks/_openloop.py canned")
+        sys.exit("usage: python -m benchmarks._openloop canned")
     raise_open_file_limit()
-    time.sleep(0)
     asyncio.run(serve_canned())

@@ -4,25 +4,25 @@ Reads RUN_DIR/memray.bin (a `vbench run --profile memory` capture), attributes e
 allocation to its layer with the same rules as the summary (`profile/layers.py`), and prints
 the engine or sqlite3 lines that allocate most per acknowledged event.
 
-    python benchmarks/alloc_by_line.py reports/<run-id> [--top 25]
+    python -m benchmarks.alloc_by_line reports/<run-id> [--top 25]
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 from pathlib import Path
 
 from memray import FileReader
 
+from benchmarks.harness import script_parser
 from veltrix_bench.profile.frames import Frame
 from veltrix_bench.profile.handler import engine_handler
 from veltrix_bench.profile.layers import LayerRules
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__file__, __doc__)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()

@@ -7,12 +7,14 @@ histogram per second, written as real HdrHistogram interval logs; building them 
 timed. What is timed is `vbench report RUN_DIR` in a fresh process, for wall time and peak
 RSS (ru_maxrss of the child).
 
-    python benchmarks/analysis_scale.py [--requests 10000000] [--seconds 3600]
+    python -m benchmarks.analysis_scale [--requests 10000000] [--seconds 3600]
+
+Writes results/analysis_scale.md (everything it printed) and its table into
+benchmarks/README.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import resource
@@ -23,8 +25,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
+
+from benchmarks.harness import publish, script_parser, transcript
+from veltrix_bench.hdr import new_histogram
 
 
 def build_run_dir(path: Path, requests: int, seconds: int) -> None:
@@ -43,7 +47,7 @@ def build_run_dir(path: Path, requests: int, seconds: int) -> None:
         samples = rng.lognormal(mean=np.log(5000), sigma=0.6, size=per_second).astype(np.int64)
         values, counts = np.unique(np.clip(samples, 1, 3_600_000_000), return_counts=True)
         for name, writer in writers.items():
-            histogram = HdrHistogram(1, 3_600_000_000, 3)
+            histogram = new_histogram()
             scale = 1.0 if name == "latency.hlog" else 0.9
             for value, count in zip(values.tolist(), counts.tolist(), strict=True):
                 histogram.record_value(max(1, int(value * scale)), count)
@@ -89,15 +93,23 @@ def build_run_dir(path: Path, requests: int, seconds: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__file__, __doc__)
     parser.add_argument("--requests", type=int, default=10_000_000)
     parser.add_argument("--seconds", type=int, default=3600)
     args = parser.parse_args()
+    with transcript() as printed:
+        table = measure(args.requests, args.seconds)
+        print(table)
+    publish("analysis_scale", printed.getvalue(), table)
+
+
+def measure(requests: int, seconds: int) -> str:
+    """Build the synthetic run directory, time `vbench report` on it; the table."""
     with tempfile.TemporaryDirectory() as scratch:
         run_dir = Path(scratch) / "synthetic-run"
         run_dir.mkdir()
         began = time.perf_counter()
-        build_run_dir(run_dir, args.requests, args.seconds)
+        build_run_dir(run_dir, requests, seconds)
         print(f"built synthetic run directory in {time.perf_counter() - began:.0f} s "
               f"({(run_dir / 'latency.hlog').stat().st_size / 1e6:.1f} MB "
               "latency.hlog)")  # fmt: skip
@@ -107,12 +119,15 @@ def main() -> None:
         wall = time.perf_counter() - began
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         summary = json.loads((run_dir / "summary.json").read_text())
-    print("| requests | seconds of rows | analyse + render wall time | peak RSS |")
-    print("|---:|---:|---:|---:|")
     total = summary["requests"]["total"]
-    print(f"| {total:,} | {args.seconds:,} | {wall:.1f} s | {peak_mb:.0f} MB |")
-    print(f"\ntargets: <= 10 s and <= 500 MB; p99 of the synthetic run: "
-          f"{summary['latency_ms']['p99']} ms")  # fmt: skip
+    return "\n".join([
+        "| requests | seconds of rows | analyse + render wall time | peak RSS |",
+        "|---:|---:|---:|---:|",
+        f"| {total:,} | {seconds:,} | {wall:.1f} s | {peak_mb:.0f} MB |",
+        "",
+        f"targets: <= 10 s and <= 500 MB; p99 of the synthetic run: "
+        f"{summary['latency_ms']['p99']} ms",
+    ])  # fmt: skip
 
 
 if __name__ == "__main__":

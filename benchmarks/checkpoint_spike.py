@@ -6,12 +6,13 @@ For each config (alternated: auto, background, auto, ...) a fresh engine on a fr
 schedule); it prints how many requests took over 16 ms (about twice `tuned`'s p50 with its
 5 ms batch wait) and when they were due.
 
-    python benchmarks/checkpoint_spike.py [--rounds 1]
+    python -m benchmarks.checkpoint_spike [--rounds 1]
+
+Writes results/checkpoint_spike.md (what it printed) and the same into benchmarks/README.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import tempfile
 import time
@@ -19,8 +20,8 @@ from pathlib import Path
 
 import aiohttp
 
+from benchmarks.harness import engine_running, publish, script_parser, transcript
 from veltrix_bench.engine.config import load_config
-from veltrix_bench.engine.process import start_engine
 
 RATE, SECONDS, SLOW_MS, PLAYERS = 200, 10, 16.0, 200
 
@@ -53,23 +54,22 @@ async def probe(url: str) -> list[tuple[float, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__file__, __doc__)
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    for _ in range(args.rounds):
-        for checkpoint in ("auto", "background"):
-            config = load_config("tuned").with_overrides(storage={"checkpoint": checkpoint})
-            with tempfile.TemporaryDirectory() as scratch:
-                config_file = Path(scratch) / "engine.toml"
-                config_file.write_text(config.to_toml())
-                engine = start_engine(config_file, Path(scratch) / "v.db", Path(scratch) / "e.log")
-                try:
+    with transcript() as printed:
+        for _ in range(args.rounds):
+            for checkpoint in ("auto", "background"):
+                config = load_config("tuned").with_overrides(storage={"checkpoint": checkpoint})
+                with (
+                    tempfile.TemporaryDirectory() as scratch,
+                    engine_running(config, Path(scratch)) as engine,
+                ):
                     latencies = asyncio.run(probe(engine.url))
-                finally:
-                    engine.stop()
-            slow = [(round(t, 2), round(ms, 1)) for t, ms in latencies if ms > SLOW_MS]
-            print(f"checkpoint = {checkpoint:10}: {len(slow)} of {len(latencies)} requests over "
-                  f"{SLOW_MS:g} ms; (due at s, ms): {slow[:20]}", flush=True)  # fmt: skip
+                slow = [(round(t, 2), round(ms, 1)) for t, ms in latencies if ms > SLOW_MS]
+                print(f"checkpoint = {checkpoint:10}: {len(slow)} of {len(latencies)} requests "
+                      f"over {SLOW_MS:g} ms; (due at s, ms): {slow[:20]}", flush=True)  # fmt: skip
+    publish("checkpoint_spike", printed.getvalue())
 
 
 if __name__ == "__main__":

@@ -15,7 +15,10 @@ generator: the live view and polling are part of what vbench costs), so the two 
 trade cores with each other between rounds. The generator side's CPU over the window shows
 that it is the ceiling (~100% of its core).
 
-    python benchmarks/generator_overhead.py [--users 100] [--seconds 10] [--rounds 8]
+    python -m benchmarks.generator_overhead [--users 100] [--seconds 10] [--rounds 8]
+
+Writes results/generator_overhead.md (everything it printed) and its table into
+benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -35,7 +38,15 @@ from statistics import median
 
 import psutil
 
-HERE = Path(__file__).resolve().parent
+from benchmarks.harness import (
+    REPO,
+    pinned_cores,
+    publish,
+    script_parser,
+    transcript,
+    tree_cpu_seconds,
+)
+
 STEADY_START_S = 2.0
 STEADY_S = 5.0
 
@@ -62,12 +73,6 @@ class Window:
     cpu_share: float  # the generator side's processes, share of one core
 
 
-def pinned_cores() -> tuple[set[int], set[int]] | None:
-    """(target's cores, generator's cores), or None where there are too few to split."""
-    cores = sorted(os.sched_getaffinity(0))
-    return ({cores[0]}, {cores[1]}) if len(cores) >= 2 else None
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -76,7 +81,9 @@ def free_port() -> int:
 
 def start_target(cores: set[int] | None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, str(HERE / "_fast_target.py"), str(port)])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks._fast_target", str(port)], cwd=REPO
+    )
     if cores:
         os.sched_setaffinity(process.pid, cores)
     for _ in range(100):
@@ -93,17 +100,6 @@ def answered(url: str) -> int:
         return sum(json.loads(answer.read())["acknowledged"].values())
 
 
-def tree_cpu_s(root: psutil.Process) -> float:
-    total = 0.0
-    for process in [root, *root.children(recursive=True)]:
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
 def steady_window(url: str, generator: subprocess.Popen[str]) -> Window:
     """Wait for the first answered event, then count answers over the steady window."""
     deadline = time.monotonic() + 60
@@ -113,9 +109,9 @@ def steady_window(url: str, generator: subprocess.Popen[str]) -> Window:
         time.sleep(0.05)
     time.sleep(STEADY_START_S)
     root = psutil.Process(generator.pid)
-    count0, cpu0, t0 = answered(url), tree_cpu_s(root), time.perf_counter()
+    count0, cpu0, t0 = answered(url), tree_cpu_seconds(root), time.perf_counter()
     time.sleep(STEADY_S)
-    count1, cpu1, t1 = answered(url), tree_cpu_s(root), time.perf_counter()
+    count1, cpu1, t1 = answered(url), tree_cpu_seconds(root), time.perf_counter()
     return Window((count1 - count0) / (t1 - t0), (cpu1 - cpu0) / (t1 - t0))
 
 
@@ -158,8 +154,37 @@ def measure(kind: str, users: int, seconds: int, scratch: Path) -> Window:
         target.wait(10)
 
 
+def report(runs: dict[str, list[Window]], args: argparse.Namespace) -> str:
+    """The table benchmarks/README.md quotes, with its setting and the two ratios."""
+    plain = [w.requests_per_s for w in runs["plain"]]
+    ours = [w.requests_per_s for w in runs["vbench"]]
+    per_round = [b / a for a, b in zip(plain, ours, strict=True)]
+    cores = "target on core 0, generator side on core 1" if pinned_cores() else "unpinned"
+    lines = [
+        f"{args.rounds} rounds, sides alternated, {args.users} users, requests/s counted at "
+        f"the target over {STEADY_S:g} s of each run's steady state; {cores}.",
+        "",
+        f"| generator | requests/s (median of {args.rounds}) | generator CPU (median) "
+        "| per round |",
+        "|---|---:|---:|---|",
+    ]
+    for kind, label in (("plain", "plain Locust FastHttpUser"),
+                        ("vbench", "vbench (open model + HDR recording)")):  # fmt: skip
+        rates = [w.requests_per_s for w in runs[kind]]
+        cpu = median(w.cpu_share for w in runs[kind])
+        lines.append(f"| {label}, {args.users} users | {median(rates):,.0f} | {cpu:.0%} | "
+                     f"{', '.join(f'{v:,.0f}' for v in rates)} |")  # fmt: skip
+    lines += [
+        "",
+        f"vbench / plain Locust: median of per-round ratios {median(per_round):.2f}x "
+        f"(per round {', '.join(f'{r:.2f}' for r in per_round)}); "
+        f"ratio of medians {median(ours) / median(plain):.2f}x (target >= 0.9x)",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__file__, __doc__)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=8)
@@ -167,35 +192,20 @@ def main() -> None:
     if args.seconds < STEADY_START_S + STEADY_S + 1:
         parser.error(f"--seconds must be at least {STEADY_START_S + STEADY_S + 1:g}")
     runs: dict[str, list[Window]] = {"plain": [], "vbench": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        scratch = Path(tmp)
-        for round_index in range(args.rounds):
-            order = ("plain", "vbench") if round_index % 2 == 0 else ("vbench", "plain")
-            for kind in order:
-                window = measure(kind, args.users, args.seconds, scratch)
-                runs[kind].append(window)
-                print(f"round {round_index + 1} {kind:>6}: {window.requests_per_s:,.0f} req/s, "
-                      f"generator side {window.cpu_share:.0%} of a core", flush=True)  # fmt: skip
-    plain = [w.requests_per_s for w in runs["plain"]]
-    ours = [w.requests_per_s for w in runs["vbench"]]
-    per_round = [b / a for a, b in zip(plain, ours, strict=True)]
-    cores = "target on core 0, generator side on core 1" if pinned_cores() else "unpinned"
-    print(f"\n{args.rounds} rounds, sides alternated, {args.users} users, requests/s counted at "
-          f"the target over {STEADY_S:g} s of each run's steady state; {cores}.\n")  # fmt: skip
-    print(f"| generator | requests/s (median of {args.rounds}) | generator CPU (median) "
-          "| per round |")  # fmt: skip
-    print("|---|---:|---:|---|")
-    for kind, label in (("plain", "plain Locust FastHttpUser"),
-                        ("vbench", "vbench (open model + HDR recording)")):  # fmt: skip
-        rates = [w.requests_per_s for w in runs[kind]]
-        cpu = median(w.cpu_share for w in runs[kind])
-        print(f"| {label}, {args.users} users | {median(rates):,.0f} | {cpu:.0%} | "
-              f"{', '.join(f'{v:,.0f}' for v in rates)} |")  # fmt: skip
-    print(
-        f"\nvbench / plain Locust: median of per-round ratios {median(per_round):.2f}x "
-        f"(per round {', '.join(f'{r:.2f}' for r in per_round)}); "
-        f"ratio of medians {median(ours) / median(plain):.2f}x (target >= 0.9x)"
-    )
+    with transcript() as printed:
+        with tempfile.TemporaryDirectory() as tmp:
+            scratch = Path(tmp)
+            for round_index in range(args.rounds):
+                order = ("plain", "vbench") if round_index % 2 == 0 else ("vbench", "plain")
+                for kind in order:
+                    window = measure(kind, args.users, args.seconds, scratch)
+                    runs[kind].append(window)
+                    print(f"round {round_index + 1} {kind:>6}: {window.requests_per_s:,.0f} "
+                          f"req/s, generator side {window.cpu_share:.0%} of a core",
+                          flush=True)  # fmt: skip
+        table = report(runs, args)
+        print(f"\n{table}")
+    publish("generator_overhead", printed.getvalue(), table)
 
 
 if __name__ == "__main__":

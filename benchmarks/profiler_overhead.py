@@ -1,6 +1,6 @@
 """What profiling costs the engine: the same load with no profiler, memray, and py-spy, alternated.
 
-    python benchmarks/profiler_overhead.py --rounds 3 --seconds 10 --concurrency 32 --config tuned
+    python -m benchmarks.profiler_overhead --rounds 3 --seconds 10 --concurrency 32 --config tuned
 
 Each round runs one measurement per mode, in the order none, memray, py-spy (A B C A B C ...),
 each on a fresh engine and database, so drift on a shared machine spreads over all modes.
@@ -10,7 +10,8 @@ profiled `vbench run` does (vbench's ProfileSession: memray tracking the window,
 sampling at 100 Hz in blocking mode). Reported per mode: throughput, and engine CPU seconds
 per request (psutil on the engine's process: all its threads, plus any children),
 each as the median over rounds and as a ratio to no profiler. py-spy's own CPU (a separate
-process) is shown apart.
+process) is shown apart. Writes results/profiler_overhead.md and its table into
+benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from pathlib import Path
 import aiohttp
 import psutil
 
+from benchmarks.harness import engine_running, process_cpu_seconds, publish, script_parser
 from veltrix_bench.engine.config import load_config
-from veltrix_bench.engine.process import start_engine
 from veltrix_bench.profile import ProfileSession
 
 MODES = ("none", "memray", "py-spy")
@@ -57,8 +58,8 @@ class Measurement:
 
 
 def cpu_seconds(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return times.user + times.system + times.children_user + times.children_system
+    """The engine's CPU: all its threads, plus any children it waited for."""
+    return process_cpu_seconds(process, children=True) or 0.0
 
 
 async def closed_loop(url: str, concurrency: int, seconds: float, tag: str) -> int:
@@ -91,33 +92,31 @@ async def closed_loop(url: str, concurrency: int, seconds: float, tag: str) -> i
 def measure(mode: str, round_: int, args: argparse.Namespace, work: Path) -> Measurement:
     run_dir = work / f"{mode}-{round_}"
     run_dir.mkdir()
-    config = run_dir / "engine.toml"
-    config.write_text(load_config(args.config).to_toml())
     session = ProfileSession(run_dir, SESSION_KINDS[mode])
-    engine = start_engine(
-        config, run_dir / "engine.db", run_dir / "engine.log", wrapper=session.engine_wrapper()
-    )
-    try:
-        process = psutil.Process(engine.pid)
-        session.begin_window(engine.pid)
-        if session.skipped:
-            sys.exit(f"{mode}: profiler unavailable: {session.skipped}")
-        # Warm-up (connections, first joins) inside the profiled window but outside the count.
-        asyncio.run(closed_loop(engine.url, args.concurrency, WARMUP_S, f"w{round_}"))
-        profiler = psutil.Process(session.pyspy.process.pid) if session.pyspy.process else None
-        cpu_before = cpu_seconds(process)
-        profiler_before = cpu_seconds(profiler) if profiler else 0.0
-        started = time.monotonic()
-        requests = asyncio.run(
-            closed_loop(engine.url, args.concurrency, args.seconds, f"m{round_}")
-        )
-        elapsed = time.monotonic() - started
-        engine_cpu = cpu_seconds(process) - cpu_before
-        profiler_cpu = cpu_seconds(profiler) - profiler_before if profiler else 0.0
-        session.end_window()
-    finally:
-        session.end_window()
-        engine.stop()
+    with engine_running(
+        load_config(args.config), run_dir, wrapper=session.engine_wrapper()
+    ) as engine:
+        try:
+            process = psutil.Process(engine.pid)
+            session.begin_window(engine.pid)
+            if session.skipped:
+                sys.exit(f"{mode}: profiler unavailable: {session.skipped}")
+            # Warm-up (connections, first joins) inside the profiled window, outside the count.
+            asyncio.run(closed_loop(engine.url, args.concurrency, WARMUP_S, f"w{round_}"))
+            pyspy = session.pyspy.process
+            profiler = psutil.Process(pyspy.pid) if pyspy else None
+            cpu_before = cpu_seconds(process)
+            profiler_before = cpu_seconds(profiler) if profiler else 0.0
+            started = time.monotonic()
+            requests = asyncio.run(
+                closed_loop(engine.url, args.concurrency, args.seconds, f"m{round_}")
+            )
+            elapsed = time.monotonic() - started
+            engine_cpu = cpu_seconds(process) - cpu_before
+            profiler_cpu = cpu_seconds(profiler) - profiler_before if profiler else 0.0
+            session.end_window()
+        finally:
+            session.end_window()
     return Measurement(mode, round_, requests, elapsed, engine_cpu, profiler_cpu)
 
 
@@ -155,7 +154,7 @@ def markdown(results: list[Measurement], args: argparse.Namespace) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__file__, __doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -173,7 +172,9 @@ def main() -> None:
                     flush=True,
                 )
                 results.append(result)
-    print(markdown(results, args))
+    table = markdown(results, args)
+    print(table)
+    publish("profiler_overhead", table)
 
 
 if __name__ == "__main__":

@@ -9,32 +9,32 @@ engine's cheapest route) through `vbench run` against the embedded engine (tuned
    unsaturated (generator not saturated, achieved/target >= 0.97, no generator-caused
    late starts beyond 1%). If the target backs up first, the ladder says so.
 
-    /work/venv/bin/python benchmarks/scaleout.py            # ~10 min on 2 cores
-    /work/venv/bin/python benchmarks/scaleout.py --quick    # ~1 min smoke check
+    python -m benchmarks.scaleout            # ~10 min on 2 cores
+    python -m benchmarks.scaleout --quick    # ~1 min smoke check
 
 The engine shares the machine with the generators: on 2 cores the figures are a floor.
+Writes results/scaleout.md (scaleout-quick.md with --quick; everything it printed) and its
+table into benchmarks/README.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from benchmarks.harness import publish, run_vbench, script_parser, transcript
 
 SCENARIO = "healthz"
 
 
 def vbench_run(out: Path, processes: int, duration: str, *extra: str) -> dict[str, Any]:
-    command = [
-        sys.executable, "-m", "veltrix_bench", "run", "--scenario", SCENARIO, "--config", "tuned",
-        "--duration", duration, "--processes", str(processes), "--out", str(out), *extra,
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = run_vbench(
+        "run", "--scenario", SCENARIO, "--config", "tuned", "--duration", duration,
+        "--processes", str(processes), "--out", str(out), *extra,
+    )  # fmt: skip
     lines = done.stdout.strip().splitlines()
     run_dir = Path(lines[-1]) if lines else None
     if run_dir is None or not (run_dir / "summary.json").exists():
@@ -89,8 +89,25 @@ def open_ladder(out: Path, rates: list[int], duration: str) -> dict[int, tuple[i
     return best
 
 
+def report(closed: dict[int, list[float]], ladder: dict[int, tuple[int | None, str]]) -> str:
+    """The table benchmarks/README.md quotes, and what the second process buys."""
+    lines = [
+        "| `--processes` | closed-loop requests/s (median) | highest open-model rate unsaturated |",
+        "|---:|---:|---|",
+    ]
+    for processes in (1, 2):
+        highest, why = ladder[processes]
+        rate = f"{highest:,}/s" if highest else "none"
+        lines.append(
+            f"| {processes} | {statistics.median(closed[processes]):,.0f} | {rate} ({why}) |"
+        )
+    gain = statistics.median(closed[2]) / max(1.0, statistics.median(closed[1]))
+    lines += ["", f"--processes 2 / --processes 1, closed loop: x{gain:.2f}"]
+    return "\n".join(lines)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__file__, __doc__)
     parser.add_argument("--quick", action="store_true", help="short runs, one round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--users", type=int, default=64)
@@ -102,16 +119,13 @@ def main() -> None:
     if args.quick:
         rounds, duration, rates = 1, "3s", [500, 1000]
     out = args.out or Path(tempfile.mkdtemp(prefix="vbench-scaleout-"))
-    print(f"runs under {out}")
-    closed = closed_loop(out, rounds, args.users, duration)
-    ladder = open_ladder(out, rates, duration)
-    print("\nprocesses  closed-loop req/s (median)  highest open rate unsaturated")
-    for processes in (1, 2):
-        highest, why = ladder[processes]
-        rate = f"{highest:,}/s" if highest else "none"
-        print(f"{processes:>9}  {statistics.median(closed[processes]):>26,.0f}  {rate} ({why})")
-    gain = statistics.median(closed[2]) / max(1.0, statistics.median(closed[1]))
-    print(f"\n--processes 2 / --processes 1, closed loop: x{gain:.2f}")
+    with transcript() as printed:
+        print(f"runs under {out}")
+        closed = closed_loop(out, rounds, args.users, duration)
+        ladder = open_ladder(out, rates, duration)
+        table = report(closed, ladder)
+        print(f"\n{table}")
+    publish("scaleout-quick" if args.quick else "scaleout", printed.getvalue(), table)
 
 
 if __name__ == "__main__":

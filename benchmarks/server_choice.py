@@ -7,8 +7,9 @@ measurement: a fresh server on a fresh SQLite file, every player joins its hunts
 (closed loop: 64 connections, 2 threads) posts single valid events with unique ids for
 2 s of warm-up and 10 s measured. Servers alternate, three rounds; medians are reported.
 
-    /work/venv/bin/python benchmarks/server_choice.py              # ~3 min
-    /work/venv/bin/python benchmarks/server_choice.py --quick      # smoke check
+    python -m benchmarks.server_choice              # ~3 min
+    python -m benchmarks.server_choice --quick      # smoke check
+    python -m benchmarks.server_choice --render benchmarks/results/server_choice.json
 
 uvicorn runs with the asyncio loop and its h11 parser (its defaults here: uvloop and
 httptools are not installed); with `httptools` importable a third contender runs with it.
@@ -16,6 +17,9 @@ httptools are not installed); with `httptools` importable a third contender runs
 
 Other processes share this machine's two cores: each row carries their CPU share, and the
 server's CPU time per request, the figure least moved by that noise.
+
+Writes the raw figures as JSON (`--out`), its table beside it (same name, `.md`) and into
+benchmarks/README.md's block of that name.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -42,22 +47,25 @@ from typing import Any
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness import (
+    HOST,
+    REPO,
+    add_json_options,
+    json_path,
+    least_disturbed,
+    machine_busy_seconds,
+    process_cpu_seconds,
+    publish,
+    script_parser,
+)
+from benchmarks.trial import MIX, HuntTraffic
+from veltrix_bench.engine.config import EngineConfig, load_config
+from veltrix_bench.engine.process import EngineProcess, start_engine
+from veltrix_bench.engine.world import World
 
-from engine_capacity import MIX, HuntTraffic  # noqa: E402
-
-from veltrix_bench.engine.config import EngineConfig, load_config  # noqa: E402
-from veltrix_bench.engine.process import EngineProcess, start_engine  # noqa: E402
-from veltrix_bench.engine.world import World  # noqa: E402
-
-HOST = "127.0.0.1"
 HAS_HTTPTOOLS = importlib.util.find_spec("httptools") is not None
 HAS_UVLOOP = importlib.util.find_spec("uvloop") is not None
 _READY = re.compile(rb"VELTRIX READY port=(\d+) pid=(\d+)")
-# Other engineers load this machine too: a measurement during which other processes took more
-# than this share of a core is run again (once by default); the least disturbed one is kept.
-OTHERS_LIMIT_PCT = 50.0
 
 
 # -- the Starlette contender (runs in the child process) --------------------------------------
@@ -191,13 +199,14 @@ def start_contender(contender: Contender, config_file: Path, db: Path, log: Path
     if contender.server == "aiohttp":
         return start_engine(config_file, db, log, host=HOST)
     command = [
-        sys.executable, __file__, "serve", "--http", contender.http,
+        sys.executable, "-m", "benchmarks.server_choice", "serve", "--http", contender.http,
         "--config", str(config_file), "--db", str(db),
     ]  # fmt: skip
     with log.open("ab") as sink:
         process = subprocess.Popen(
-            command, stdout=sink, stderr=sink, stdin=subprocess.DEVNULL, start_new_session=True
-        )
+            command, stdout=sink, stderr=sink, stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=REPO,
+        )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
         found = _READY.search(log.read_bytes())
@@ -303,8 +312,8 @@ def run_wrk(
     server_pid: int,
 ) -> WrkResult:
     server = psutil.Process(server_pid)
-    server_before = sum(server.cpu_times()[:2])
-    machine_before = psutil.cpu_times()
+    server_before = process_cpu_seconds(server) or 0.0
+    machine_before = machine_busy_seconds()
     started = time.monotonic()
     process = subprocess.Popen(
         [
@@ -318,17 +327,12 @@ def run_wrk(
     wrk = psutil.Process(process.pid)
     wrk_cpu = 0.0
     while process.poll() is None:
-        with contextlib.suppress(psutil.Error):
-            wrk_cpu = sum(wrk.cpu_times()[:2])
+        wrk_cpu = process_cpu_seconds(wrk) or wrk_cpu
         time.sleep(0.2)
     output = process.stdout.read() if process.stdout else ""
     wall = time.monotonic() - started
-    server_cpu = sum(server.cpu_times()[:2]) - server_before
-    machine_after = psutil.cpu_times()
-    machine = sum(
-        getattr(machine_after, f) - getattr(machine_before, f)
-        for f in ("user", "system", "nice", "irq", "softirq")
-    )
+    server_cpu = (process_cpu_seconds(server) or 0.0) - server_before
+    machine = machine_busy_seconds() - machine_before
     if process.returncode != 0:
         raise RuntimeError(f"wrk failed ({process.returncode}):\n{output}")
     total = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", output)
@@ -478,8 +482,8 @@ def _print_measurement(m: Measurement) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def _parser() -> argparse.ArgumentParser:
+    parser = script_parser(__file__, __doc__)
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="(internal) run the Starlette contender")
     serve.add_argument("--http", default="h11")
@@ -493,12 +497,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--retries", type=int, default=1, help="reruns of a disturbed run")
     parser.add_argument("--quick", action="store_true", help="one round of 3 s")
-    parser.add_argument(
-        "--out", type=Path, default=Path(__file__).resolve().parent / "results/server_choice.json"
-    )
-    args = parser.parse_args(argv)
+    add_json_options(parser, "server_choice")
+    return parser
+
+
+def _measured(
+    contender: Contender, config: EngineConfig, number: int, args: argparse.Namespace, tmp: Path
+) -> Measurement:
+    m = measure(
+        contender, config, number, args.warmup, args.duration, args.connections, args.threads,
+        tmp,
+    )  # fmt: skip
+    _print_measurement(m)
+    return m
+
+
+def measure_rounds(
+    contenders: list[Contender], config: EngineConfig, args: argparse.Namespace
+) -> list[Measurement]:
+    """Every contender once per round, in order; a disturbed measurement is run again."""
+
+    def again(m: Measurement) -> None:
+        print(f"    disturbed (others {m.wrk.others_cpu_pct:.0f}%): again", flush=True)
+
+    measurements: list[Measurement] = []
+    with tempfile.TemporaryDirectory(prefix="vbench-servers-") as tmp:
+        for number in range(1, args.rounds + 1):
+            for contender in contenders:
+                attempt = functools.partial(_measured, contender, config, number, args, Path(tmp))
+                best, _ = least_disturbed(
+                    attempt, lambda m: m.wrk.others_cpu_pct, args.retries, again
+                )
+                measurements.append(best)
+    return measurements
+
+
+def publish_table(results: dict[str, Any], raw: Path) -> str:
+    """The table beside the JSON (same name, .md) and in benchmarks/README.md's block."""
+    table = markdown_table(results["summary"])
+    publish(raw.stem, table, folder=raw.parent)
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     if args.command == "serve":
         serve_starlette(args.config, args.db, args.http)
+        return 0
+    if args.render is not None:
+        print(publish_table(json.loads(args.render.read_text()), args.render))
         return 0
     if shutil.which("wrk") is None:
         print("server_choice: wrk is not installed", file=sys.stderr)
@@ -518,56 +565,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         f", uvloop {'yes' if HAS_UVLOOP else 'not installed'}",
         flush=True,
     )
-    measurements: list[Measurement] = []
-    with tempfile.TemporaryDirectory(prefix="vbench-servers-") as tmp:
-        for round_number in range(1, args.rounds + 1):
-            for contender in contenders:
-                attempts = []
-                for attempt in range(args.retries + 1):
-                    m = measure(
-                        contender,
-                        config,
-                        round_number,
-                        args.warmup,
-                        args.duration,
-                        args.connections,
-                        args.threads,
-                        Path(tmp),
-                    )
-                    attempts.append(m)
-                    _print_measurement(m)
-                    if m.wrk.others_cpu_pct <= OTHERS_LIMIT_PCT or attempt == args.retries:
-                        break
-                    print(f"    disturbed (others {m.wrk.others_cpu_pct:.0f}%): again", flush=True)
-                    time.sleep(3)
-                m = min(attempts, key=lambda a: a.wrk.others_cpu_pct)
-                measurements.append(m)
-    names = [c.name for c in contenders]
-    rows = summary_rows(measurements, names)
-    table = markdown_table(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "schema": "vbench.server_choice/1",
-                "config": config.name,
-                "wrk": {
-                    "connections": args.connections,
-                    "threads": args.threads,
-                    "duration_s": args.duration,
-                    "warmup_s": args.warmup,
-                },
-                "httptools": HAS_HTTPTOOLS,
-                "uvloop": HAS_UVLOOP,
-                "summary": rows,
-                "runs": [asdict(m) for m in measurements],
-            },
-            indent=1,
-        )
-    )
+    measurements = measure_rounds(contenders, config, args)
+    results = {
+        "schema": "vbench.server_choice/1",
+        "config": config.name,
+        "wrk": {
+            "connections": args.connections,
+            "threads": args.threads,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+        },
+        "httptools": HAS_HTTPTOOLS,
+        "uvloop": HAS_UVLOOP,
+        "summary": summary_rows(measurements, [c.name for c in contenders]),
+        "runs": [asdict(m) for m in measurements],
+    }
+    out = json_path(args, "server_choice")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
     print()
-    print(table)
-    print(f"\nraw figures: {args.out}")
+    print(publish_table(results, out))
+    print(f"\nraw figures: {out}")
     return 0
 
 

@@ -7,14 +7,15 @@ stall ends). For each request the residual stall wait is how long after its inte
 the stall it arrived in ended (0 outside stalls); the excess is its latency minus that. The
 model in co_fidelity.py assumes the excess of stalled requests is that of healthy ones.
 
-    python benchmarks/stall_drain.py [--rate 200] [--duration 20] [--stall-ms 200] [--period-s 2]
+    python -m benchmarks.stall_drain [--rate 200] [--duration 20] [--stall-ms 200] [--period-s 2]
+
+Writes results/stall_drain.md and its table into benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,13 +23,8 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import engine_capacity  # noqa: E402
-
-from veltrix_bench.engine.config import load_config  # noqa: E402
-from veltrix_bench.engine.process import start_engine  # noqa: E402
+from benchmarks.harness import engine_running, logged_stalls, publish, script_parser
+from veltrix_bench.engine.config import load_config
 
 
 async def open_loop(url: str, rate: float, duration_s: float) -> np.ndarray:
@@ -59,28 +55,13 @@ async def open_loop(url: str, rate: float, duration_s: float) -> np.ndarray:
 
 def stall_windows(log: Path) -> list[tuple[float, float]]:
     """(start, end) epoch seconds of every stall the engine logged (stamped when it ended)."""
-    return [(end - ms / 1000, end) for end, ms in engine_capacity.logged_stalls(log)]
+    return [(end - ms / 1000, end) for end, ms in logged_stalls(log)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--duration", type=float, default=20.0)
-    parser.add_argument("--stall-ms", type=float, default=200.0)
-    parser.add_argument("--period-s", type=float, default=2.0)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        config = load_config("tuned").with_overrides(
-            faults={"stall_ms": args.stall_ms, "stall_every_s": args.period_s}
-        )
-        (folder / "engine.toml").write_text(config.to_toml())
-        engine = start_engine(folder / "engine.toml", folder / "db.sqlite", folder / "engine.log")
-        try:
-            rows = asyncio.run(open_loop(engine.url, args.rate, args.duration))
-        finally:
-            engine.stop()
-        windows = stall_windows(folder / "engine.log")
+def excess_table(
+    rows: np.ndarray, windows: list[tuple[float, float]], args: argparse.Namespace
+) -> str:
+    """Each request's latency beyond its residual stall wait, stalled and not, as Markdown."""
     intended, answered = rows[:, 0], rows[:, 2]
     latency_ms = (answered - intended) * 1000
     residual_ms = np.zeros(len(rows))
@@ -94,14 +75,36 @@ def main() -> None:
         p50, p90, top = np.percentile(values, [50, 90, 100])
         return f"{p50:.1f} | {p90:.1f} | {top:.1f}"
 
-    print(f"tuned engine stalling {args.stall_ms:.0f} ms every {args.period_s:g} s; "
-          f"{len(rows)} requests at {args.rate:.0f}/s over {args.duration:g} s "
-          f"({len(windows)} stalls, median {np.median([e - b for b, e in windows]) * 1000:.1f} ms)."
-          f"\nLatency p99 {np.percentile(latency_ms, 99):.1f} ms.\n")  # fmt: skip
-    print("| requests | count | excess over residual stall wait, ms: p50 | p90 | max |")
-    print("|---|---:|---:|---:|---:|")
-    print(f"| arrived during a stall | {stalled.sum()} | {spread(excess_ms[stalled])} |")
-    print(f"| arrived outside stalls | {(~stalled).sum()} | {spread(excess_ms[~stalled])} |")
+    return "\n".join([
+        f"tuned engine stalling {args.stall_ms:.0f} ms every {args.period_s:g} s; "
+        f"{len(rows)} requests at {args.rate:.0f}/s over {args.duration:g} s "
+        f"({len(windows)} stalls, median {np.median([e - b for b, e in windows]) * 1000:.1f} ms).",
+        f"Latency p99 {np.percentile(latency_ms, 99):.1f} ms.",
+        "",
+        "| requests | count | excess over residual stall wait, ms: p50 | p90 | max |",
+        "|---|---:|---:|---:|---:|",
+        f"| arrived during a stall | {stalled.sum()} | {spread(excess_ms[stalled])} |",
+        f"| arrived outside stalls | {(~stalled).sum()} | {spread(excess_ms[~stalled])} |",
+    ])  # fmt: skip
+
+
+def main() -> None:
+    parser = script_parser(__file__, __doc__)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--stall-ms", type=float, default=200.0)
+    parser.add_argument("--period-s", type=float, default=2.0)
+    args = parser.parse_args()
+    config = load_config("tuned").with_overrides(
+        faults={"stall_ms": args.stall_ms, "stall_every_s": args.period_s}
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        with engine_running(config, Path(scratch)) as engine:
+            rows = asyncio.run(open_loop(engine.url, args.rate, args.duration))
+        windows = stall_windows(engine.log_path)
+    table = excess_table(rows, windows, args)
+    print(table)
+    publish("stall_drain", table)
 
 
 if __name__ == "__main__":

@@ -4,18 +4,21 @@ Runs `vbench compare default tuned --scenario overload` (interleaved trials, plu
 memory-profiled and one CPU-profiled trial per side), or reads a finished compare directory,
 and prints the story's figures next to the measured ones.
 
-    python benchmarks/story.py [--trials 3] [--duration 30s] [--from COMPARE_DIR]
+    python -m benchmarks.story [--trials 3] [--duration 30s] [--scenario overload]
+                               [--from COMPARE_DIR]
+
+Writes results/story.md (results/story-2k.md for `--scenario overload-2k`) and the same into
+benchmarks/README.md's block of that name.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 from statistics import median
 from typing import Any
+
+from benchmarks.harness import printed_path, publish, run_vbench, script_parser
 
 STORY = {  # the incident report's figures: default -> tuned
     "p99 latency": ("~500 ms", "~50 ms"),
@@ -25,16 +28,14 @@ STORY = {  # the incident report's figures: default -> tuned
 }
 
 
-def run_compare(trials: int, duration: str | None, out: Path) -> Path:
+def run_compare(trials: int, duration: str | None, scenario: str, out: Path) -> Path:
     command = [
-        sys.executable, "-m", "veltrix_bench", "compare", "default", "tuned",
-        "--scenario", "overload", "--trials", str(trials), "--profiled-trials", "1",
-        "--out", str(out),
+        "compare", "default", "tuned", "--scenario", scenario, "--trials", str(trials),
+        "--profiled-trials", "1", "--out", str(out),
     ]  # fmt: skip
     if duration:
         command += ["--duration", duration]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    return Path(done.stdout.strip().splitlines()[-1])
+    return printed_path(run_vbench(*command, check=True))
 
 
 def side_figures(run_dirs: list[str]) -> dict[str, Any]:
@@ -63,43 +64,65 @@ def fmt(value: float | None, pattern: str) -> str:
     return "–" if value is None else pattern.format(value)
 
 
+def report(comparison: dict[str, Any], compare_dir: Path) -> str:
+    """The story's figures beside the measured ones: what benchmarks/README.md quotes."""
+    sides = {side["name"]: side_figures(side["run_dirs"]) for side in comparison["sides"]}
+    d, t = sides["default"], sides["tuned"]
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return f"{a / b:.1f}x" if a and b else "–"
+
+    return "\n".join([
+        comparison["comparisons"][0]["headline"],
+        "",
+        "| figure | story: default → tuned | measured default | measured tuned | ratio |",
+        "|---|---|---:|---:|---:|",
+        f"| p99 latency (intended time) | ~500 ms → ~50 ms | {d['p99_ms']:,.0f} ms | "
+        f"{t['p99_ms']:,.1f} ms | {ratio(d['p99_ms'], t['p99_ms'])} |",
+        f"| throughput | | {d['throughput']:,.0f}/s | {t['throughput']:,.0f}/s | |",
+        f"| max queue depth | grows without bound → bounded | {d['max_queue']:,.0f} | "
+        f"{t['max_queue']:,.0f} | |",
+        f"| allocations per second (memory-profiled trial) | ~10,000 → ~1,000 | "
+        f"{fmt(d['alloc_per_s'], '{:,.0f}')} | {fmt(t['alloc_per_s'], '{:,.0f}')} | |",
+        f"| allocations per event, whole process | | {fmt(d['alloc_per_event'], '{:,.0f}')} | "
+        f"{fmt(t['alloc_per_event'], '{:,.0f}')} | "
+        f"{ratio(d['alloc_per_event'], t['alloc_per_event'])} |",
+        f"| allocations per event, handler + storage | | "
+        f"{fmt(d['handler_storage_per_event'], '{:,.0f}')} | "
+        f"{fmt(t['handler_storage_per_event'], '{:,.0f}')} | "
+        f"{ratio(d['handler_storage_per_event'], t['handler_storage_per_event'])} |",
+        f"| event handler share of CPU samples | → ~10% | {fmt(d['handler_share'], '{:.0%}')} | "
+        f"{fmt(t['handler_share'], '{:.0%}')} | |",
+        f"| engine peak RSS | runs away → ~500 MB | {d['peak_rss_mb']:,.0f} MB | "
+        f"{t['peak_rss_mb']:,.0f} MB | |",
+        f"| trials with lost events | | {d['lost']} | {t['lost']} | |",
+        "",
+        f"{d['trials']} unprofiled trials per side; compare directory: {compare_dir}",
+    ])  # fmt: skip
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__file__, __doc__)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--duration", default=None, help="override the 30 s window")
+    parser.add_argument(
+        "--scenario", default="overload", help="overload, or overload-2k (the incident's rate)"
+    )
     parser.add_argument("--out", type=Path, default=Path("reports"))
     parser.add_argument("--from", dest="existing", type=Path, default=None)
     args = parser.parse_args()
-    compare_dir = args.existing or run_compare(args.trials, args.duration, args.out)
+    compare_dir = args.existing or run_compare(args.trials, args.duration, args.scenario, args.out)
     comparison = json.loads((compare_dir / "comparison.json").read_text())
-    sides = {side["name"]: side_figures(side["run_dirs"]) for side in comparison["sides"]}
-    d, t = sides["default"], sides["tuned"]
-    ratio = lambda a, b: f"{a / b:.1f}x" if a and b else "–"  # noqa: E731
-    print(comparison["comparisons"][0]["headline"])
-    print()
-    print("| figure | story: default → tuned | measured default | measured tuned | ratio |")
-    print("|---|---|---:|---:|---:|")
-    print(f"| p99 latency (intended time) | ~500 ms → ~50 ms | {d['p99_ms']:,.0f} ms | "
-          f"{t['p99_ms']:,.1f} ms | {ratio(d['p99_ms'], t['p99_ms'])} |")  # fmt: skip
-    print(f"| throughput | | {d['throughput']:,.0f}/s | {t['throughput']:,.0f}/s | |")
-    print(f"| max queue depth | grows without bound → bounded | {d['max_queue']:,.0f} | "
-          f"{t['max_queue']:,.0f} | |")  # fmt: skip
-    print(f"| allocations per second (memory-profiled trial) | ~10,000 → ~1,000 | "
-          f"{fmt(d['alloc_per_s'], '{:,.0f}')} | "
-          f"{fmt(t['alloc_per_s'], '{:,.0f}')} | |")  # fmt: skip
-    print(f"| allocations per event, whole process | | {fmt(d['alloc_per_event'], '{:,.0f}')} | "
-          f"{fmt(t['alloc_per_event'], '{:,.0f}')} | "
-          f"{ratio(d['alloc_per_event'], t['alloc_per_event'])} |")  # fmt: skip
-    print(f"| allocations per event, handler + storage | | "
-          f"{fmt(d['handler_storage_per_event'], '{:,.0f}')} | "
-          f"{fmt(t['handler_storage_per_event'], '{:,.0f}')} | "
-          f"{ratio(d['handler_storage_per_event'], t['handler_storage_per_event'])} |")  # fmt: skip
-    print(f"| event handler share of CPU samples | → ~10% | {fmt(d['handler_share'], '{:.0%}')} | "
-          f"{fmt(t['handler_share'], '{:.0%}')} | |")  # fmt: skip
-    print(f"| engine peak RSS | runs away → ~500 MB | {d['peak_rss_mb']:,.0f} MB | "
-          f"{t['peak_rss_mb']:,.0f} MB | |")  # fmt: skip
-    print(f"| trials with lost events | | {d['lost']} | {t['lost']} | |")
-    print(f"\n{d['trials']} unprofiled trials per side; compare directory: {compare_dir}")
+    table = report(comparison, compare_dir)
+    print(table)
+    publish(results_name(comparison), table)
+
+
+def results_name(comparison: dict[str, Any]) -> str:
+    """story for the overload scenario, story-2k for overload-2k, story-NAME for others."""
+    first_run = Path(comparison["sides"][0]["run_dirs"][0])
+    scenario = json.loads((first_run / "summary.json").read_text())["scenario"]
+    return "story" if scenario == "overload" else f"story-{scenario.removeprefix('overload-')}"
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from veltrix_bench.contract.openapi import document_bytes
 from veltrix_bench.engine.config import EngineConfig
 from veltrix_bench.engine.events import DECODERS, Event, EventError
 from veltrix_bench.engine.game import Game, Result
@@ -144,6 +145,7 @@ class Engine:
                 web.get("/healthz", self.healthz),
                 web.get("/metrics", self.get_metrics),
                 web.get("/v1/stats", self.get_stats),
+                web.get("/openapi.json", self.get_contract),
             ]
         )
         return app
@@ -258,6 +260,9 @@ class Engine:
         return web.Response(
             body=self.metrics.exposition(), content_type="text/plain", charset="utf-8"
         )
+
+    async def get_contract(self, request: web.Request) -> web.Response:
+        return web.Response(body=document_bytes(), content_type=_JSON)
 
     async def get_stats(self, request: web.Request) -> web.Response:
         persisted = await self.pipeline.persisted_by_type()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, NamedTuple
 
+from veltrix_bench.contract.openapi import referenced_id, schema_problems
 from veltrix_bench.load.spec import ACTIONS, ActionMix
 
 
@@ -30,22 +31,18 @@ class Hunt:
     treasures: tuple[int, ...]
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Hunt:
-        """Raises ValueError naming what is missing or malformed."""
-        try:
-            hunt = cls(
-                hunt=int(data["hunt"]),
-                places=tuple(int(place) for place in data["places"]),
-                clues=tuple((int(clue["clue"]), str(clue["answer"])) for clue in data["clues"]),
-                treasures=tuple(int(treasure) for treasure in data["treasures"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(
-                f"hunt description is malformed ({type(exc).__name__}: {exc})"
-            ) from None
-        if not hunt.places or not hunt.clues or not hunt.treasures:
-            raise ValueError(f"hunt {hunt.hunt} has no places, clues or treasures")
-        return hunt
+    def from_json(cls, data: Any) -> Hunt:
+        """Accepts exactly the contract's `Hunt` schema (places and treasures as ids or as
+        objects holding the id); raises ValueError naming what does not match."""
+        problems = schema_problems("Hunt", data)
+        if problems:
+            raise ValueError(f"hunt description is malformed: {problems[0]}")
+        return cls(
+            hunt=int(data["hunt"]),
+            places=tuple(referenced_id(place, "place") for place in data["places"]),
+            clues=tuple((int(clue["clue"]), clue["answer"]) for clue in data["clues"]),
+            treasures=tuple(referenced_id(treasure, "treasure") for treasure in data["treasures"]),
+        )
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""A second Veltrix engine, written from the contract alone, to test vbench against."""

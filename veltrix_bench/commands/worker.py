@@ -1,0 +1,21 @@
+"""`vbench worker`: one load generator worker for a master on another machine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from veltrix_bench.errors import UsageError
+
+
+def worker(master: str) -> int:
+    """The worker's exit code once its master says quit (or it is interrupted)."""
+    host, _, port = master.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--master '{master}': expected HOST:PORT")
+    command = [sys.executable, "-m", "veltrix_bench.load.worker", f"--master={master}"]
+    with subprocess.Popen(command) as process:  # gevent and Locust stay out of this process
+        try:
+            return process.wait()
+        except KeyboardInterrupt:  # the worker got the same Ctrl-C and finishes its share
+            return process.wait()
