@@ -8,8 +8,8 @@ RSS over time after the warm-up (least squares over one-minute medians, since sa
 second apart are not independent) with its 95% confidence interval, the spread of the
 samples, and what an unbounded map would have added at this rate.
 
-    python benchmarks/idempotency_memory.py                          # the figure: 10 min
-    python benchmarks/idempotency_memory.py --duration 10 --rate 200 # a smoke check
+    python -m benchmarks.idempotency_memory                          # the figure: 10 min
+    python -m benchmarks.idempotency_memory --duration 10 --rate 200 # a smoke check
 
 Self-contained: imports only the engine's config and process helpers from vbench.
 """

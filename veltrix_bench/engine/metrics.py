@@ -29,7 +29,7 @@ LATENCY_BUCKETS = (
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 STATUSES = ("applied", "won", "already_claimed", "rejected")
 REJECTION_CAUSES = ("queue_full", "shutting_down", "commit_failed")
-BAD_REQUEST_CODES = (400, 408, 413, 415)
+BAD_REQUEST_CODES = ("400", "408", "413", "415")
 
 
 class Buckets:
@@ -94,7 +94,7 @@ class EngineMetrics(Collector):
             "veltrix_bad_requests", "Requests refused as sent (4xx but 429)", labels=["code"]
         )
         for code, count in self.bad_requests.items():
-            bad.add_metric([str(code)], count)
+            bad.add_metric([code], count)
         yield bad
         yield self.batch_size.family("veltrix_batch_size", "Events per processed batch")
         yield self.request_latency.family(

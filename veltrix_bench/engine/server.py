@@ -157,7 +157,7 @@ class Engine:
         try:
             events = await self._read_events(request)
         except BadRequest as exc:
-            self.metrics.bad_requests[exc.status] += 1
+            self.metrics.bad_requests[str(exc.status)] += 1
             response = _error(exc.status, exc.field, exc.message)
             if exc.status == 408:  # the rest of the body may still come: not on this connection
                 response.force_close()
@@ -207,7 +207,7 @@ class Engine:
             retry = str(self.config.queue.retry_after_s)
             return _error(429, None, "event queue is full", **{"Retry-After": retry})
         except TooManyEvents as exc:
-            self.metrics.bad_requests[413] += 1
+            self.metrics.bad_requests["413"] += 1
             return _error(413, "body", str(exc))
         except ShuttingDown:
             return _error(503, None, "engine is shutting down", **{"Retry-After": "1"})
