@@ -82,9 +82,6 @@ def test_a_body_over_the_limit_is_413(engine_factory: EngineFactory) -> None:
     assert status == 413 and json.loads(body)["field"] == "body"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 13: the engine answers 429 (retry) to what can never fit"
-)
 def test_more_events_than_the_queue_can_ever_hold_is_413(engine_factory: EngineFactory) -> None:
     engine = engine_factory("tuned", queue={"capacity": 2})
     events = [{**CHECKIN, "id": f"c-{i}"} for i in range(3)]
