@@ -120,3 +120,19 @@ def test_shutting_down_is_503(engine_factory: EngineFactory) -> None:
         assert call(engine, "POST", "/v1/events", join("j-2", 2))[0] == 503
         assert held.result()[0] == 200
     assert engine.process.wait(15) == 0
+
+
+@pytest.mark.parametrize("commit", ["event", "batch"])
+def test_a_failed_commit_is_500_with_a_result_per_event(
+    engine_factory: EngineFactory, commit: str
+) -> None:
+    engine = engine_factory(
+        "tuned", storage={"commit": commit}, faults={"commit_fail_prefix": "boom"}
+    )
+    call(engine, "POST", "/v1/events", join("j-7", 7))
+    status, _, payload = call(
+        engine, "POST", "/v1/events", [{**CHECKIN, "player": 7}, join("boom-8", 8)]
+    )
+    assert status == 500
+    statuses = [result["status"] for result in json.loads(payload)["results"]]
+    assert statuses[-1] == "not_applied"
