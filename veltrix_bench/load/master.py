@@ -271,7 +271,8 @@ class MasterRun:
         lead = WINDOW_LEAD_S + lead_time_s(self.spec, self.runner.user_count)
         start_epoch = time.time() + lead
         self.window_start_perf = time.perf_counter() + lead
-        self._send_all(WINDOW, {"start_epoch": start_epoch})
+        # a delay, not a wall-clock time: a worker elsewhere runs on its own machine's clock
+        self._send_all(WINDOW, {"opens_in_s": lead})
         gevent.sleep(max(0.0, self.window_start_perf - time.perf_counter()))
         self.env.stats.reset_all()  # Locust's own figures cover the window only
         self.window_start = self.window_end = start_epoch

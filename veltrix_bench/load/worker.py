@@ -146,7 +146,7 @@ class Worker:
         window = self._wait(self.window, SETUP_TIMEOUT_S)
         ticker = None
         if window is not None and not self.close.ready():
-            start_perf = time.perf_counter() + (float(window["start_epoch"]) - time.time())
+            start_perf = time.perf_counter() + float(window["opens_in_s"])
             load.open_window(start_perf)
             ticker = gevent.spawn(self._tick_every_second, load)
         close = self._wait(self.close, load.spec.duration_s + SETUP_TIMEOUT_S)
