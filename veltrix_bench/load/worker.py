@@ -200,6 +200,14 @@ class Worker:
         )
 
 
+def _connect(host: str, port: int, stop: StopRequest) -> Worker | None:
+    """The worker, once the master answered; None if Locust gave up on it."""
+    try:
+        return Worker(host, port, stop)
+    except ConnectionError:
+        return None
+
+
 def parse_master(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
@@ -226,10 +234,20 @@ def main(argv: list[str] | None = None) -> int:
     stop = StopRequest()
     gevent.signal_handler(signal.SIGINT, stop)
     gevent.signal_handler(signal.SIGTERM, stop)
-    try:
-        worker = Worker(host, port, stop)
-    except ConnectionError as exc:
-        log.error("cannot reach the master at %s:%d: %s", host, port, exc)
+    log.info("connecting to the master at %s:%d", host, port)
+    # Locust retries for five minutes without a look at signals: connect in a greenlet, so
+    # Ctrl-C or SIGTERM still ends a worker whose master never answers
+    connecting = gevent.spawn(_connect, host, port, stop)
+    gevent.wait([connecting, stop.event], count=1)
+    worker = connecting.value if connecting.ready() else None
+    if worker is None:
+        connecting.kill()
+        log.error(
+            "no answer from the master at %s:%d (is `vbench run --expect-workers` listening "
+            "there? see its --master-bind)",
+            host,
+            port,
+        )
         return 1
     log.info("connected to the master at %s:%d", host, port)
     try:
