@@ -238,19 +238,18 @@ def worker_command(
     ],
 ) -> None:
     """Run one load generator worker for a master on another machine, until it says quit."""
-    import subprocess
+    import os
     import sys
 
     host, _, port = master.rpartition(":")
     if not host or not port.isdigit():
         raise VbenchError(f"--master '{master}': expected HOST:PORT")
     command = [sys.executable, "-m", "veltrix_bench.load.worker", f"--master={master}"]
-    with subprocess.Popen(command) as worker:  # gevent and Locust stay out of this process
-        try:
-            code = worker.wait()
-        except KeyboardInterrupt:  # the worker got the same Ctrl-C and finishes its share
-            code = worker.wait()
-    raise typer.Exit(code)
+    # this process becomes the worker (gevent and Locust never load in the CLI): signals reach
+    # it directly, and the pid the master names in its messages is this command's
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
 
 
 @app.command("scenarios")
