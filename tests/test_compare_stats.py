@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.summaries import trial_of
 from veltrix_bench.analysis.compare import (
     BETTER,
     METRICS,
@@ -16,7 +17,8 @@ from veltrix_bench.analysis.compare import (
     parse_metric_bounds,
     ratio_interval,
 )
-from veltrix_bench.analysis.metrics import TRIAL_ROUND, paired_values
+from veltrix_bench.analysis.metrics import paired_values
+from veltrix_bench.models.summary import Trial
 
 DEFAULT = [512.0, 498.0, 530.0, 505.0, 520.0]
 TUNED = [48.0, 50.0, 47.0, 49.5, 46.0]
@@ -62,8 +64,8 @@ def test_metric_bounds_parse_and_reject_unknown_names() -> None:
         parse_metric_bounds(["speed=3%"], "--max-regression")
 
 
-def _round(value: float, index: int) -> dict:
-    return {"latency_ms": {"p99": value}, "profiled": False, TRIAL_ROUND: ((), index)}
+def _round(value: float, index: int) -> Trial:
+    return trial_of({"latency_ms": {"p99": value}, "profiled": False}, ((), index))
 
 
 # whole rounds run slower or faster together, as on a shared machine
@@ -95,7 +97,7 @@ def test_values_pair_by_round_and_skip_rounds_one_side_lost() -> None:
     baseline = [_round(v, i) for i, v in enumerate([10.0, 11.0, 12.0])]
     candidate = [_round(v, i) for i, v in ((0, 13.0), (2, 15.0))]  # round 1 failed
     assert paired_values(baseline, candidate, METRICS["p99"]) == [(10.0, 13.0), (12.0, 15.0)]
-    finished_runs = [{"latency_ms": {"p99": 10.0}, "profiled": False}]
+    finished_runs = [trial_of({"latency_ms": {"p99": 10.0}, "profiled": False})]
     assert paired_values(finished_runs, candidate, METRICS["p99"]) is None
 
 
@@ -112,8 +114,9 @@ def test_each_round_rotates_which_side_runs_first() -> None:
 
 
 def test_a_percentile_with_too_few_requests_beyond_it_is_not_judged() -> None:
-    def trial(p999: float, total: int) -> dict:
-        return {"latency_ms": {"p999": p999}, "requests": {"total": total}, "profiled": False}
+    def trial(p999: float, total: int) -> Trial:
+        figures = {"latency_ms": {"p999": p999}, "requests": {"total": total}, "profiled": False}
+        return trial_of(figures)
 
     short = [trial(v, 1000) for v in (10.0, 11.0, 12.0)]
     slower = [trial(v, 1000) for v in (20.0, 22.0, 24.0)]

@@ -10,15 +10,19 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests.summaries import summary_of
 from veltrix_bench.analysis.checks import CheckError, parse_check
-from veltrix_bench.analysis.gate import GateResult, regression_checks, threshold_checks
+from veltrix_bench.analysis.gate import regression_checks, threshold_checks
 from veltrix_bench.cli import app
+from veltrix_bench.models.documents import document_text
+from veltrix_bench.models.gate import GateResult
+from veltrix_bench.models.summary import Summary, Trial
 from veltrix_bench.report import publish_gate
 from veltrix_bench.report.junit import render as junit_xml
 
 
-def summary(p99: float = 40.0, error_rate: float = 0.0, **extra: Any) -> dict[str, Any]:
-    return {
+def summary(p99: float = 40.0, error_rate: float = 0.0, **extra: Any) -> Summary:
+    return summary_of({
         "run_id": "r1",
         "status": "complete",
         "profiled": False,
@@ -45,7 +49,7 @@ def summary(p99: float = 40.0, error_rate: float = 0.0, **extra: Any) -> dict[st
         "cpu": None,
         "thresholds": ["p99 < 50ms"],
         **extra,
-    }
+    })  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -97,21 +101,21 @@ def test_a_metric_missing_from_the_summary_fails_rather_than_passing() -> None:
 BASE = [40.1, 41.0, 39.5, 40.6, 40.2]
 
 
-def trials(p99s: list[float]) -> list[dict[str, Any]]:
-    return [summary(p99=v) for v in p99s]
+def trials(p99s: list[float]) -> list[Trial]:
+    return [Trial(summary(p99=v)) for v in p99s]
 
 
 def test_no_regression_is_called_inside_the_noise() -> None:
     same = [40.4, 39.8, 41.2, 40.0, 40.9]
     (check,) = regression_checks(trials(BASE), trials(same), {"p99": 0.10})
-    assert check.passed and check.evidence["verdict"] == "no difference called"
+    assert check.passed and check.evidence.verdict == "no difference called"
 
 
 def test_a_30_percent_rise_is_a_regression_with_its_evidence() -> None:
     slower = [v * 1.3 for v in BASE]
     (check,) = regression_checks(trials(BASE), trials(slower), {"p99": 0.10})
     assert not check.passed
-    assert check.evidence["ci_low"] > 1.10 and check.evidence["ratio"] == pytest.approx(1.3, 0.01)
+    assert check.evidence.ci_low > 1.10 and check.evidence.ratio == pytest.approx(1.3, 0.01)
     assert "95% CI" in check.message and "5+5 trials" in check.message
 
 
@@ -133,7 +137,7 @@ def test_too_few_trials_cannot_pass() -> None:
 
 def gate_result() -> GateResult:
     checks = [parse_check("p99 < 50ms"), parse_check("error_rate < 1%")]
-    return GateResult(threshold_checks(checks, summary(p99=60.0)), "run r1")
+    return GateResult.of(list(threshold_checks(checks, summary(p99=60.0))), "run r1")
 
 
 def test_junit_xml_parses_back_with_one_case_per_check() -> None:
@@ -164,7 +168,7 @@ def test_step_summary_is_written_only_when_the_variable_is_set(
 def write_run(tmp_path: Path, **fields: Any) -> Path:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    (run_dir / "summary.json").write_text(json.dumps(summary(**fields)))
+    (run_dir / "summary.json").write_text(document_text(summary(**fields)))
     return run_dir
 
 

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from msgspec import to_builtins
 
 from veltrix_bench.errors import EXIT_RUN_FAILED
 from veltrix_bench.profile import CaptureError, ProfileSession, render_profiles
@@ -58,7 +59,7 @@ def test_handler_share_counts_samples_with_any_handler_frame(run_dir: Path) -> N
     assert profile.left_out_samples == 7
     # _post_events (30 + 10) and the storage module, which HANDLER_FUNCTIONS names (25)
     assert profile.handler_samples == 65
-    block = profile.summary_block()
+    block = to_builtins(profile.summary_block())
     assert block["handler_share"] == 0.65
     assert block["share_by_layer"] == {"http": 0.3, "handler": 0.3, "storage": 0.25, "other": 0.15}
     assert block["top_self"][0] == {
@@ -73,7 +74,7 @@ def test_handler_share_counts_samples_with_any_handler_frame(run_dir: Path) -> N
 
 def test_render_writes_svg_speedscope_and_the_summary_block(run_dir: Path) -> None:
     report = render_profiles(run_dir, acked_events=None)
-    blocks = report.summary_blocks()
+    blocks = to_builtins(report.summary_blocks())
     assert blocks["memory"] is None and blocks["profiles_skipped"] == {}
     assert blocks["cpu"]["samples"] == 100
     ET.fromstring((run_dir / "cpu.svg").read_bytes())  # well-formed
@@ -118,7 +119,7 @@ def test_ptrace_denial_skips_the_cpu_profile_with_a_reason(
     assert session.engine_wrapper() is None  # CPU only: the engine starts as usual
     session.begin_window(os.getpid())
     session.end_window()
-    blocks = session.finish(acked_events=10).summary_blocks()
+    blocks = to_builtins(session.finish(acked_events=10).summary_blocks())
     assert blocks["cpu"] is None
     reason = blocks["profiles_skipped"]["cpu"]
     assert "ptrace" in reason and "SYS_PTRACE" in reason and "Permission Denied" in reason

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec import to_builtins
 
 from veltrix_bench.engine.config import load_config
 from veltrix_bench.engine.process import EngineProcess, start_engine
@@ -70,8 +71,8 @@ def profiled_run(run_dir: Path, kinds: set[str], events: int) -> ProfileReport:
 
 
 def test_allocations_grow_with_events_and_cpu_has_a_handler_share(tmp_path: Path) -> None:
-    small = profiled_run(tmp_path / "small", {"memory", "cpu"}, 150).summary_blocks()
-    large = profiled_run(tmp_path / "large", {"memory"}, 300).summary_blocks()
+    small = to_builtins(profiled_run(tmp_path / "small", {"memory", "cpu"}, 150).summary_blocks())
+    large = to_builtins(profiled_run(tmp_path / "large", {"memory"}, 300).summary_blocks())
 
     for blocks, events in ((small, 150), (large, 300)):
         memory = blocks["memory"]

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from msgspec import to_builtins
 
 from veltrix_bench.errors import EXIT_RUN_FAILED
 from veltrix_bench.profile import CaptureError, render_profiles
@@ -120,7 +121,7 @@ def test_counts_agree_exactly_with_memrays_own_statistics(capture_dir: Path) -> 
 def test_memory_block_per_event_and_layers_add_up(capture_dir: Path) -> None:
     from veltrix_bench.profile.memory import MemoryProfile
 
-    block = MemoryProfile(tally(capture_dir), acked_events=100).summary_block()
+    block = to_builtins(MemoryProfile(tally(capture_dir), acked_events=100).summary_block())
     assert block["allocations_per_event"] == round(block["allocations"] / 100, 2)
     assert sum(block["allocations_by_layer"].values()) == block["allocations"]
     assert set(block["per_event_by_layer"]) == {"http", "handler", "storage", "other"}
@@ -182,6 +183,6 @@ def test_memray_unavailable_skips_the_memory_profile_with_a_reason(
     session = ProfileSession(tmp_path, {"memory"})
     assert session.engine_wrapper() is None  # the engine starts without memray
     session.begin_window(12345)  # not signalled: nothing is tracking
-    blocks = session.finish(acked_events=10).summary_blocks()
+    blocks = to_builtins(session.finish(acked_events=10).summary_blocks())
     assert blocks["memory"] is None
     assert "memray is not available" in blocks["profiles_skipped"]["memory"]

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -101,11 +102,13 @@ def test_markdown_and_console_output_keep_markup_inert(run_dir: Path) -> None:
     from rich.console import Console
 
     from veltrix_bench.report.console import print_summary
+    from veltrix_bench.rundir import read_summary
 
     markdown = (run_dir / "report.md").read_text()
     assert "<script>" not in markdown and "&lt;script&gt;" in markdown
-    summary = json.loads((run_dir / "summary.json").read_text())
-    summary["config"] = "[bold red]tuned[/]"  # rich markup: printed as it is, never applied
+    summary = msgspec.structs.replace(
+        read_summary(run_dir), config="[bold red]tuned[/]"
+    )  # rich markup: printed as it is, never applied
     console = Console(record=True, width=200, color_system=None)
     print_summary(console, summary)
     text = console.export_text()

@@ -1,4 +1,4 @@
-"""Load a TOML file into a pydantic model, turning every failure into one ConfigError line."""
+"""Load a TOML file into a pydantic model, turning every failure into a ConfigError naming it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from veltrix_bench.errors import ConfigError
 
@@ -14,34 +15,57 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """The file's tables; a ConfigError of one line if it cannot be read or is not TOML."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x}); "
+            "TOML files are UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-def validate(model: type[Model], data: dict[str, Any], source: Path | str) -> Model:
-    """Validate `data`; on failure name the file, the key and what was expected."""
+def validate(
+    model: type[Model], data: dict[str, Any], source: Path | str | None = None, what: str = "key"
+) -> Model:
+    """Validate `data`; on failure a ConfigError listing every problem, one per line, each
+    naming the file (`source`), the key (or what else `what` says it is: an option) and what
+    was expected.
+
+    Unknown keys come first: a misspelt key is usually why another one is missing or wrong,
+    so the first line is the one to read.
+    """
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        expected = _describe(first)
-        more = len(exc.errors()) - 1
-        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise ConfigError(f"{source}: key '{key}': {expected}{tail}") from None
+        problems = sorted(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
+        where = "" if source is None else f"{source}: "
+        lines = [f"{where}{what} '{_key(error)}': {_describe(error)}" for error in problems]
+        raise ConfigError("\n".join(lines)) from None
 
 
-def _describe(error: Any) -> str:
+def _key(error: ErrorDetails) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "(top level)"
+
+
+def _describe(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
     given = error.get("input")
-    shown = repr(given) if not isinstance(given, dict) else "a table"
-    return f"{error['msg'].lower()} (got {shown})"
+    if isinstance(given, dict):
+        return message  # a whole table: the message says what is wrong with it
+    return f"{message} (got {given!r})"

@@ -14,9 +14,9 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from veltrix_bench.analysis.metrics import METRICS, Metric
+from veltrix_bench.models.summary import Summary
 
 _CHECK = re.compile(
     r"^\s*(?P<metric>[A-Za-z_][\w.]*)\s*(?P<op><=|>=|==|!=|<|>)\s*"
@@ -40,7 +40,7 @@ class Check:
     op: str
     bound: float  # in the metric's own unit
 
-    def evaluate(self, summary: dict[str, Any]) -> CheckResult:
+    def evaluate(self, summary: Summary) -> CheckResult:
         value = self.metric.value(summary)
         if value is None:
             return CheckResult(self, None, False, f"{self.metric.name} is not in this summary")
@@ -93,5 +93,5 @@ def resolve_metric(name: str, text: str) -> Metric:
     )
 
 
-def evaluate_all(checks: list[Check], summary: dict[str, Any]) -> list[CheckResult]:
+def evaluate_all(checks: list[Check], summary: Summary) -> list[CheckResult]:
     return [check.evaluate(summary) for check in checks]

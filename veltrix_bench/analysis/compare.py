@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from veltrix_bench.analysis.metrics import (
     thin_tail,
     values,
 )
+from veltrix_bench.models.summary import Trial
 
 CONFIDENCE = 0.95
 DEFAULT_THRESHOLD = 0.05
@@ -180,8 +182,8 @@ def compare_metric(
 
 
 def compare_sides(
-    baseline: list[dict[str, Any]],
-    candidate: list[dict[str, Any]],
+    baseline: Sequence[Trial],
+    candidate: Sequence[Trial],
     thresholds: dict[str, float] | None = None,
     metrics: tuple[str, ...] = COMPARED,
 ) -> list[MetricComparison]:
@@ -193,7 +195,7 @@ def compare_sides(
             values(candidate, METRICS[name]),
             thresholds.get(name, DEFAULT_THRESHOLD),
             paired_values(baseline, candidate, METRICS[name]),
-            thin_tail(baseline + candidate, METRICS[name]),
+            thin_tail([*baseline, *candidate], METRICS[name]),
         )
         for name in metrics
     ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from veltrix_bench.analysis.compare import (
     COMPARED,
@@ -14,65 +13,70 @@ from veltrix_bench.analysis.compare import (
 )
 from veltrix_bench.analysis.histograms import merged_log, spectrum
 from veltrix_bench.hdr import new_histogram
+from veltrix_bench.models.comparison import (
+    SCHEMA,
+    CandidateComparison,
+    ComparedSide,
+    Comparison,
+    MetricRow,
+)
+from veltrix_bench.models.summary import Trial
 
-SCHEMA = "vbench.comparison/1"
 HEADLINE_METRIC = "p99"
 
 
 @dataclass(frozen=True)
 class Side:
-    """One config under comparison and the summaries of its trials."""
+    """One config under comparison, the trials it completed, and their run directories."""
 
     name: str
-    summaries: list[dict[str, Any]]
+    trials: list[Trial]
     run_dirs: list[Path]
 
     @property
     def latency_trials(self) -> int:
-        return sum(1 for s in self.summaries if not s.get("profiled"))
+        return sum(1 for trial in self.trials if not trial.summary.profiled)
 
 
 def build_comparison(
     sides: list[Side], scenario: str, thresholds: dict[str, float] | None = None
-) -> dict[str, Any]:
+) -> Comparison:
     baseline = sides[0]
     pairs = []
     for candidate in sides[1:]:
-        rows = compare_sides(baseline.summaries, candidate.summaries, thresholds, COMPARED)
+        rows = compare_sides(baseline.trials, candidate.trials, thresholds, COMPARED)
         by_name = {row.metric: row for row in rows}
         trials = (baseline.latency_trials, candidate.latency_trials)
         pairs.append(
-            {
-                "baseline": baseline.name,
-                "candidate": candidate.name,
-                "headline": headline(
-                    baseline.name, candidate.name, by_name[HEADLINE_METRIC], trials
-                ),
-                "metrics": [asdict(row) | {"improvement": row.improvement} for row in rows],
-            }
+            CandidateComparison(
+                baseline=baseline.name,
+                candidate=candidate.name,
+                headline=headline(baseline.name, candidate.name, by_name[HEADLINE_METRIC], trials),
+                metrics=[MetricRow(**asdict(row), improvement=row.improvement) for row in rows],
+            )
         )
-    return {
-        "schema": SCHEMA,
-        "scenario": scenario,
-        "default_threshold": DEFAULT_THRESHOLD,
-        "thresholds": thresholds or {},
-        "sides": [
-            {
-                "name": side.name,
-                "trials": len(side.summaries),
-                "latency_trials": side.latency_trials,
-                "run_dirs": [str(p) for p in side.run_dirs],
-                "lost_events": _lost_events(side.summaries),
-            }
+    return Comparison(
+        schema=SCHEMA,
+        scenario=scenario,
+        default_threshold=DEFAULT_THRESHOLD,
+        thresholds=thresholds or {},
+        sides=[
+            ComparedSide(
+                name=side.name,
+                trials=len(side.trials),
+                latency_trials=side.latency_trials,
+                run_dirs=[str(p) for p in side.run_dirs],
+                lost_events=_lost_events(side.trials),
+            )
             for side in sides
         ],
-        "comparisons": pairs,
-    }
+        comparisons=pairs,
+    )
 
 
-def _lost_events(summaries: list[dict[str, Any]]) -> int:
+def _lost_events(trials: list[Trial]) -> int:
     """Trials whose acknowledged events were not all persisted (0 when none)."""
-    return sum(1 for s in summaries if not s.get("invariants", {}).get("acked_equals_persisted"))
+    return sum(1 for t in trials if not t.summary.invariants.get("acked_equals_persisted"))
 
 
 def side_spectra(sides: list[Side]) -> dict[str, list[tuple[float, float]]]:
@@ -80,8 +84,8 @@ def side_spectra(sides: list[Side]) -> dict[str, list[tuple[float, float]]]:
     spectra = {}
     for side in sides:
         total = new_histogram()
-        for run_dir, summary in zip(side.run_dirs, side.summaries, strict=True):
-            if not summary.get("profiled"):
+        for run_dir, trial in zip(side.run_dirs, side.trials, strict=True):
+            if not trial.summary.profiled:
                 merged_log(Path(run_dir) / "latency.hlog", into=total)
         spectra[side.name] = spectrum(total)
     return spectra

@@ -3,73 +3,49 @@ baseline (called only when the whole confidence interval is beyond the allowed c
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Sequence
 
 from veltrix_bench.analysis.checks import Check, evaluate_all
 from veltrix_bench.analysis.metrics import METRICS, values
-
-SCHEMA = "vbench.gate/1"
-
-
-@dataclass(frozen=True)
-class GateCheck:
-    name: str  # one JUnit test case each
-    kind: str  # "threshold" | "regression"
-    passed: bool
-    message: str  # the numbers, for people and for the JUnit failure text
-    evidence: dict[str, Any]
+from veltrix_bench.models.gate import (
+    RegressionCheck,
+    RegressionEvidence,
+    ThresholdCheck,
+    ThresholdEvidence,
+)
+from veltrix_bench.models.summary import Summary, Trial
 
 
-@dataclass(frozen=True)
-class GateResult:
-    checks: list[GateCheck]
-    source: str  # what was gated: a run directory, or baseline vs candidate
-
-    @property
-    def passed(self) -> bool:
-        return all(check.passed for check in self.checks)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "source": self.source,
-            "passed": self.passed,
-            "checks": [asdict(c) for c in self.checks],
-        }
-
-
-def threshold_checks(checks: list[Check], summary: dict[str, Any]) -> list[GateCheck]:
+def threshold_checks(checks: list[Check], summary: Summary) -> list[ThresholdCheck]:
     out = []
     for result in evaluate_all(checks, summary):
         verdict = "pass" if result.passed else "FAIL"
         out.append(
-            GateCheck(
+            ThresholdCheck(
                 name=result.check.text,
-                kind="threshold",
                 passed=result.passed,
                 message=f"{verdict}: {result.detail}",
-                evidence={
-                    "value": result.value,
-                    "op": result.check.op,
-                    "bound": result.check.bound,
-                    "run_id": summary.get("run_id"),
-                },  # fmt: skip
+                evidence=ThresholdEvidence(
+                    value=result.value,
+                    op=result.check.op,
+                    bound=result.check.bound,
+                    run_id=summary.run_id,
+                ),
             )
         )
     return out
 
 
 def regression_checks(
-    baseline: list[dict[str, Any]], candidate: list[dict[str, Any]], bounds: dict[str, float]
-) -> list[GateCheck]:
+    baseline: Sequence[Trial], candidate: Sequence[Trial], bounds: dict[str, float]
+) -> list[RegressionCheck]:
     from veltrix_bench.analysis.compare import UNKNOWN, WORSE, compare_metric  # scipy: slow import
     from veltrix_bench.analysis.metrics import paired_values, thin_tail
 
     out = []
     for name, allowed in bounds.items():
         metric = METRICS[name]
-        reason = thin_tail(baseline + candidate, metric)
+        reason = thin_tail([*baseline, *candidate], metric)
         row = compare_metric(
             metric,
             values(baseline, metric),
@@ -101,24 +77,23 @@ def regression_checks(
                 + ("" if passed else ": the whole interval is beyond it")
             )
         out.append(
-            GateCheck(
+            RegressionCheck(
                 name=f"{name} regression <= {allowed:.0%}",
-                kind="regression",
                 passed=passed,
                 message=message,
-                evidence={
-                    "baseline": row.baseline,
-                    "candidate": row.candidate,
-                    "baseline_median": row.baseline_median,
-                    "candidate_median": row.candidate_median,
-                    "ratio": row.ratio,
-                    "ci_low": row.ci_low,
-                    "ci_high": row.ci_high,
-                    "p_value": row.p_value,
-                    "paired_rounds": row.paired_rounds,
-                    "allowed": allowed,
-                    "verdict": row.verdict,
-                },  # fmt: skip
+                evidence=RegressionEvidence(
+                    baseline=row.baseline,
+                    candidate=row.candidate,
+                    baseline_median=row.baseline_median,
+                    candidate_median=row.candidate_median,
+                    ratio=row.ratio,
+                    ci_low=row.ci_low,
+                    ci_high=row.ci_high,
+                    p_value=row.p_value,
+                    paired_rounds=row.paired_rounds,
+                    allowed=allowed,
+                    verdict=row.verdict,
+                ),
             )
         )
     return out

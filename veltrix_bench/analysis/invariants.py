@@ -4,7 +4,9 @@ generator saw acknowledged."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from veltrix_bench.models.engine_stats import EngineCounters, StatsAnswer, counters
+from veltrix_bench.models.generator import GeneratorReport
 
 
 @dataclass(frozen=True)
@@ -24,24 +26,24 @@ def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
 
 
 def acked_equals_persisted(
-    stats_before: dict[str, Any], stats_after: dict[str, Any], final: dict[str, Any]
+    before: EngineCounters, after: EngineCounters, final: GeneratorReport
 ) -> InvariantResult:
     """Every event the engine acknowledged is persisted, and the generator saw the same.
 
     Exact when the generator drained (every request answered); otherwise what it saw
     acknowledged must lie between nothing lost and what it sent.
     """
-    persisted = _delta(stats_after["persisted"], stats_before["persisted"])
-    engine_acked = _delta(stats_after["acknowledged"], stats_before["acknowledged"])
-    seen = {k: v for k, v in sorted(final["acked_by_type"].items()) if v}
+    persisted = _delta(after.persisted, before.persisted)
+    engine_acked = _delta(after.acknowledged, before.acknowledged)
+    seen = {k: v for k, v in sorted(final.acked_by_type.items()) if v}
     problems = []
     if engine_acked != persisted:
         problems.append(f"engine acknowledged {engine_acked} but persisted {persisted}")
-    if final["drained"]:
+    if final.drained:
         if seen != persisted:
             problems.append(f"generator saw {seen} acknowledged, engine persisted {persisted}")
     else:
-        sent = final["sent_by_type"]
+        sent = final.sent_by_type
         for kind in set(seen) | set(persisted):
             if not seen.get(kind, 0) <= persisted.get(kind, 0) <= sent.get(kind, 0):
                 problems.append(
@@ -53,12 +55,12 @@ def acked_equals_persisted(
 
 
 def claims_exactly_once(
-    stats_before: dict[str, Any], stats_after: dict[str, Any], final: dict[str, Any]
+    before: EngineCounters, after: EngineCounters, final: GeneratorReport
 ) -> InvariantResult:
     """No treasure was reported won twice, and every win seen is a win the engine counts."""
-    wins = final["wins_seen"]
+    wins = final.wins_seen
     twice = sorted(t for t, count in wins.items() if count > 1)
-    won_delta = stats_after["treasures_won"] - stats_before["treasures_won"]
+    won_delta = after.treasures_won - before.treasures_won
     problems = []
     if twice:
         problems.append(f"treasures won more than once: {', '.join(twice[:10])}")
@@ -69,13 +71,13 @@ def claims_exactly_once(
 
 
 def check_all(
-    stats_before: dict[str, Any] | None,
-    stats_after: dict[str, Any] | None,
-    final: dict[str, Any] | None,
+    stats_before: StatsAnswer | None,
+    stats_after: StatsAnswer | None,
+    final: GeneratorReport | None,
 ) -> list[InvariantResult]:
-    if stats_before is None or stats_after is None or final is None:
-        return []  # the run ended too early to compare anything
-    return [
-        check(stats_before, stats_after, final)
-        for check in (acked_equals_persisted, claims_exactly_once)
-    ]
+    """Both checks; none when the run ended too early to compare anything, or the target's
+    /v1/stats is not the engine's (see models.engine_stats.shape_problem)."""
+    before, after = counters(stats_before), counters(stats_after)
+    if before is None or after is None or final is None:
+        return []
+    return [check(before, after, final) for check in (acked_equals_persisted, claims_exactly_once)]

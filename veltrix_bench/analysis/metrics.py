@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from veltrix_bench.models.summary import Summary, Trial
 
 
 @dataclass(frozen=True)
@@ -15,12 +18,12 @@ class Metric:
     profiled: bool = False  # taken from profiled trials (allocations, CPU), not latency trials
     tail: float = 0.0  # a percentile: the share of requests beyond it
 
-    def value(self, summary: dict[str, Any]) -> float | None:
+    def value(self, summary: Summary) -> float | None:
         node: Any = summary
         for key in self.path:
-            if not isinstance(node, dict) or node.get(key) is None:
+            node = node.get(key) if isinstance(node, dict) else getattr(node, key, None)
+            if node is None:
                 return None
-            node = node[key]
         return float(node) if isinstance(node, int | float) else None
 
 
@@ -53,14 +56,14 @@ COMPARED = (
 )  # fmt: skip
 
 
-def trials_for(summaries: list[dict[str, Any]], metric: Metric) -> list[dict[str, Any]]:
+def trials_for(trials: Sequence[Trial], metric: Metric) -> list[Trial]:
     """The trials a metric is read from: profiled ones for allocations and CPU, else the rest."""
-    return [s for s in summaries if bool(s.get("profiled")) == metric.profiled]
+    return [t for t in trials if t.summary.profiled == metric.profiled]
 
 
-def values(summaries: list[dict[str, Any]], metric: Metric) -> list[float]:
-    """The metric from each summary that has it; latency metrics only from unprofiled runs."""
-    found = [metric.value(s) for s in trials_for(summaries, metric)]
+def values(trials: Sequence[Trial], metric: Metric) -> list[float]:
+    """The metric from each trial that has it; latency metrics only from unprofiled runs."""
+    found = [metric.value(t.summary) for t in trials_for(trials, metric)]
     return [v for v in found if v is not None]
 
 
@@ -70,11 +73,11 @@ a 5 s smoke trial of ~1,000 requests has one beyond its p99.9, which is then its
 Measured in an A/A test with paired rounds: such p99.9s were called different in 2 of 10."""
 
 
-def thin_tail(summaries: list[dict[str, Any]], metric: Metric) -> str | None:
+def thin_tail(trials: Sequence[Trial], metric: Metric) -> str | None:
     """Why this percentile cannot be judged from these trials, or None if it can."""
     if not metric.tail:
         return None
-    totals = [s.get("requests", {}).get("total") or 0 for s in trials_for(summaries, metric)]
+    totals = [t.summary.requests.total for t in trials_for(trials, metric)]
     if not totals:
         return None
     beyond = min(totals) * metric.tail
@@ -86,21 +89,18 @@ def thin_tail(summaries: list[dict[str, Any]], metric: Metric) -> str | None:
     )
 
 
-TRIAL_ROUND = "trial_round"
-"""Key an interleaved trial's summary carries in memory: the round (A B ...) it ran in."""
-
-
 def paired_values(
-    baseline: list[dict[str, Any]], candidate: list[dict[str, Any]], metric: Metric
+    baseline: Sequence[Trial], candidate: Sequence[Trial], metric: Metric
 ) -> list[tuple[float, float]] | None:
     """(baseline, candidate) values of the rounds both sides completed; None when the trials
     were not interleaved rounds (finished run directories, say)."""
-    sides = []
-    for summaries in (baseline, candidate):
-        chosen = trials_for(summaries, metric)
-        if not chosen or any(s.get(TRIAL_ROUND) is None for s in chosen):
+    sides: list[dict[tuple[tuple[str, ...], int], float | None]] = []
+    for trials in (baseline, candidate):
+        chosen = trials_for(trials, metric)
+        rounds = [t.round for t in chosen]
+        if not chosen or any(round_ is None for round_ in rounds):
             return None
-        sides.append({s[TRIAL_ROUND]: metric.value(s) for s in chosen})
+        sides.append({t.round: metric.value(t.summary) for t in chosen if t.round is not None})
     base, cand = sides
     return [
         (b, c)

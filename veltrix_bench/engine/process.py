@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from veltrix_bench import lifeline
 from veltrix_bench.errors import RunFailed
 
 _READY = re.compile(rb"VELTRIX READY port=(\d+) pid=(\d+)")
@@ -70,7 +71,7 @@ def start_engine(
         "--config", str(config_file), "--host", host, "--port", str(port), "--db", str(db_path),
     ]  # fmt: skip
     log = log_path.open("ab")
-    process = subprocess.Popen(
+    process = lifeline.popen(
         command,
         stdout=subprocess.PIPE,
         stderr=log,

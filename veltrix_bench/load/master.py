@@ -27,6 +27,7 @@ from locust import FastHttpUser, User
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner
 
+from veltrix_bench import lifeline
 from veltrix_bench.load.arrival import planned_slots
 from veltrix_bench.load.generator import (
     Protocol,
@@ -198,7 +199,7 @@ class MasterRun:
         host = "127.0.0.1" if self.spec.master_bind in ("*", "0.0.0.0") else self.spec.master_bind
         for _ in range(self.spec.local_workers):
             self.processes.append(
-                subprocess.Popen(
+                lifeline.popen(
                     [
                         sys.executable,
                         "-m",

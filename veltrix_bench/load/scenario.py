@@ -2,41 +2,32 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import veltrix_bench
-from veltrix_bench.durations import parse_duration
 from veltrix_bench.errors import ConfigError
+from veltrix_bench.load.bounds import (
+    Hunts,
+    PerHunt,
+    Players,
+    Rate,
+    Seconds,
+    SecondsOrZero,
+    Seed,
+    Share,
+    StageRate,
+    Users,
+    Weight,
+    check_users_fit,
+    run_length_problem,
+)
 from veltrix_bench.load.spec import ActionMix, LoadSpec, WorldShape
 from veltrix_bench.tomlfile import read_toml, validate
 
 SCENARIO_DIR = Path(veltrix_bench.__file__).resolve().parents[1] / "scenarios"
-
-_ZERO = re.compile(r"0+(?:\.0*)?(?:ms|s|m|h)?")
-
-
-def _seconds(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError("expected a duration like '30s' or '500ms'")
-    return parse_duration(value)
-
-
-def _seconds_or_zero(value: object) -> float:
-    if isinstance(value, str) and _ZERO.fullmatch(value.strip()):
-        return 0.0
-    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
-        return 0.0
-    return _seconds(value)
-
-
-Seconds = Annotated[float, BeforeValidator(_seconds)]
-"""A positive duration, written '30s', '2m', '500ms' (or a bare number of seconds)."""
-
-SecondsOrZero = Annotated[float, BeforeValidator(_seconds_or_zero)]
 
 
 class _Strict(BaseModel):
@@ -45,19 +36,19 @@ class _Strict(BaseModel):
 
 class Stage(_Strict):
     duration: Seconds
-    rate: float = Field(ge=0)
+    rate: StageRate
 
 
 class LoadSection(_Strict):
     """How load is offered: an open model (arrival rate) or a closed one (users that wait)."""
 
     model: Literal["open", "closed"] = "open"
-    rate: float | None = Field(default=None, gt=0)
+    rate: Rate | None = None
     duration: Seconds | None = None
     stages: tuple[Stage, ...] | None = Field(default=None, min_length=1)
-    users: int = Field(default=10, ge=1)
+    users: Users = 10
     wait: tuple[SecondsOrZero, SecondsOrZero] = (0.0, 0.05)
-    max_in_flight: int = Field(default=1000, ge=1)
+    max_in_flight: Users = 1000
     late_tolerance: Seconds = 0.01
     drain: Seconds = 10.0
 
@@ -72,6 +63,9 @@ class LoadSection(_Strict):
             raise ValueError("'rate' applies to the open model; the closed model uses 'users'")
         if self.wait[0] > self.wait[1]:
             raise ValueError("'wait' is [min, max]: min must not exceed max")
+        problem = run_length_problem(self.total_duration_s, self.drain)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property
@@ -95,24 +89,24 @@ class LoadSection(_Strict):
 class WorldSection(_Strict):
     """The world the engine generates from `seed` (and that the generator plays)."""
 
-    seed: int = 7
-    hunts: int = Field(default=4, ge=1)
-    players: int = Field(default=2000, ge=1)
-    places_per_hunt: int = Field(default=10, ge=1)
-    clues_per_hunt: int = Field(default=5, ge=1)
-    treasures_per_hunt: int = Field(default=3, ge=1)
+    seed: Seed = 7
+    hunts: Hunts = 4
+    players: Players = 2000
+    places_per_hunt: PerHunt = 10
+    clues_per_hunt: PerHunt = 5
+    treasures_per_hunt: PerHunt = 3
 
 
 class MixSection(_Strict):
     """Relative weights of a joined player's actions (the first action is always join)."""
 
-    checkin: float = Field(default=30, ge=0)
-    solve: float = Field(default=25, ge=0)
-    hint: float = Field(default=5, ge=0)
-    claim: float = Field(default=10, ge=0)
-    leaderboard: float = Field(default=15, ge=0)
-    player: float = Field(default=5, ge=0)
-    wrong_answer_rate: float = Field(default=0.1, ge=0, le=1)
+    checkin: Weight = 30
+    solve: Weight = 25
+    hint: Weight = 5
+    claim: Weight = 10
+    leaderboard: Weight = 15
+    player: Weight = 5
+    wrong_answer_rate: Share = 0.1
 
     @model_validator(mode="after")
     def _some_weight(self) -> MixSection:
@@ -125,6 +119,15 @@ class ThresholdsSection(_Strict):
     checks: tuple[str, ...] = ()
 
 
+class _Options(_Strict):
+    """The command line's overrides, bounded like the same keys in a scenario file."""
+
+    rate: Rate | None = Field(default=None, alias="--rate")
+    users: Users | None = Field(default=None, alias="--users")
+    duration: Seconds | None = Field(default=None, alias="--duration")
+    seed: Seed | None = Field(default=None, alias="--seed")
+
+
 class Scenario(_Strict):
     """One scenario file. Durations are held in seconds."""
 
@@ -133,7 +136,7 @@ class Scenario(_Strict):
     locustfile: str | None = None
     """A Python file of Locust User classes that replace the treasure-hunt players (a path
     relative to the scenario file); see `veltrix_bench.load.traffic` for the contract."""
-    seed: int = 1
+    seed: Seed = 1
     profile: tuple[Literal["memory", "cpu"], ...] = ()
     load: LoadSection = LoadSection()
     world: WorldSection = WorldSection()
@@ -150,6 +153,7 @@ class Scenario(_Strict):
         duration_s: float | None,
         seed: int | None,
         run_tag: str,
+        generator_processes: int = 1,
     ) -> LoadSpec:
         """The spec for one run of this scenario, with the CLI's overrides applied.
 
@@ -158,16 +162,14 @@ class Scenario(_Strict):
         - `duration_s` replaces the total duration. Staged rates are scaled in time so the
           ramp keeps its shape (a 40 s ramp run for 8 s climbs the same rates in 2 s steps).
         - `seed` replaces the traffic seed (the world's seed stays the scenario's).
-        Giving both `rate` and `users` is a ConfigError.
+        Giving both `rate` and `users` is a ConfigError, and so is any value out of its
+        bounds (see `load/bounds.py`), including users more than `generator_processes`
+        generator processes on this machine can hold.
         """
         if rate is not None and users is not None:
             raise ConfigError("--rate (open model) and --users (closed model) exclude each other")
-        if rate is not None and rate <= 0:
-            raise ConfigError(f"--rate must be positive (got {rate})")
-        if users is not None and users < 1:
-            raise ConfigError(f"--users must be at least 1 (got {users})")
-        if duration_s is not None and duration_s <= 0:
-            raise ConfigError(f"--duration must be positive (got {duration_s})")
+        options = {"--rate": rate, "--users": users, "--duration": duration_s, "--seed": seed}
+        validate(_Options, {name: v for name, v in options.items() if v is not None}, what="option")
 
         model = self.load.model
         if rate is not None:
@@ -185,6 +187,18 @@ class Scenario(_Strict):
             stages = ((total, float(rate)),)
         if model == "closed":
             stages = ((total, 0.0),)
+        problem = run_length_problem(total, self.load.drain)
+        if problem:
+            given = f" with --duration {duration_s:g}s" if duration_s is not None else ""
+            raise ConfigError(f"scenario '{self.name}'{given}: {problem}")
+        if users is not None:
+            held, what = users, f"--users {users}"
+        elif model == "closed":
+            held, what = self.load.users, f"scenario '{self.name}': load.users = {self.load.users}"
+        else:  # the open model runs one user per request it may have in flight
+            held = self.load.max_in_flight
+            what = f"scenario '{self.name}': load.max_in_flight = {held}"
+        check_users_fit(held, generator_processes, what)
 
         return LoadSpec(
             target=target.rstrip("/"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
+from veltrix_bench.models.profiles import CpuBlock, FunctionShare
 from veltrix_bench.profile.folded import FoldedStack
 from veltrix_bench.profile.frames import path_matches
 from veltrix_bench.profile.handler import HandlerMatcher
@@ -40,31 +40,30 @@ class CpuProfile:
     under_memray: bool = False  # sampled while memray traced allocations: shares are distorted
     files: dict[str, str] = field(default_factory=dict)
 
-    def summary_block(self) -> dict[str, Any]:
+    def summary_block(self) -> CpuBlock:
         def share(count: int) -> float:
             return round(count / self.samples, 4) if self.samples else 0.0
 
-        def top(counts: dict[str, int]) -> list[dict[str, Any]]:
+        def top(counts: dict[str, int]) -> list[FunctionShare]:
             ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-            return [{"function": name, "share": share(n)} for name, n in ranked[:TOP_FUNCTIONS]]
+            return [FunctionShare(name, share(n)) for name, n in ranked[:TOP_FUNCTIONS]]
 
         top_self = top(self.self_samples)
-        return {
-            "samples": self.samples,
-            "handler_share": share(self.handler_samples),
-            "denominator": DENOMINATOR.format(rate=self.rate_hz),
-            "top_self": top_self,
-            "top_total": top(self.total_samples),
-            # Beyond the schema's keys:
-            "top": top_self,  # DESIGN.md's name for the list
-            "handler_rule": self.handler_rule,
-            "share_by_layer": {layer: share(self.layer_samples[layer]) for layer in LAYERS},
-            "rate_hz": self.rate_hz,
-            "window_s": round(self.window_s, 3) if self.window_s else None,
-            "left_out_samples": self.left_out_samples,
-            "under_memray": self.under_memray,
-            "files": dict(self.files),
-        }
+        return CpuBlock(
+            samples=self.samples,
+            handler_share=share(self.handler_samples),
+            denominator=DENOMINATOR.format(rate=self.rate_hz),
+            top_self=top_self,
+            top_total=top(self.total_samples),
+            top=top_self,
+            handler_rule=self.handler_rule,
+            share_by_layer={layer: share(self.layer_samples[layer]) for layer in LAYERS},
+            rate_hz=self.rate_hz,
+            window_s=round(self.window_s, 3) if self.window_s else None,
+            left_out_samples=self.left_out_samples,
+            under_memray=self.under_memray,
+            files=dict(self.files),
+        )
 
 
 def without_profiler_threads(stacks: list[FoldedStack]) -> tuple[list[FoldedStack], int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from veltrix_bench.errors import EXIT_RUN_FAILED, VbenchError
+from veltrix_bench.errors import RunFailed
 
 
 class ProfilerUnavailable(Exception):
@@ -16,8 +16,5 @@ class ProfilerUnavailable(Exception):
         self.reason = reason
 
 
-class CaptureError(VbenchError):
+class CaptureError(RunFailed):
     """A capture file that is missing, truncated or unreadable (exit 3)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, EXIT_RUN_FAILED)

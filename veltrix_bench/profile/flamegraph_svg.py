@@ -57,13 +57,9 @@ def _tree(stacks: list[FoldedStack], rules: LayerRules) -> _Node:
     return root
 
 
-def _depth(node: _Node) -> int:
-    return 1 + max((_depth(child) for child in node.children.values()), default=0)
-
-
 def flamegraph_svg(stacks: list[FoldedStack], rules: LayerRules, title: str) -> bytes:
     root = _tree(stacks, rules)
-    levels = _depth(root)
+    levels = 1 + max((len(stack.frames) for stack in stacks), default=0)  # "all", then frames
     height = HEADER + levels * FRAME_HEIGHT + 2 * MARGIN
     total = max(root.count, 1)
     scale = (WIDTH - 2 * MARGIN) / total

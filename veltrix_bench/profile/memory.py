@@ -9,6 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from veltrix_bench.models.profiles import (
+    FunctionCount,
+    FunctionSize,
+    MemoryBlock,
+    TrackedWindow,
+)
 from veltrix_bench.profile.errors import CaptureError
 from veltrix_bench.profile.frames import Frame
 from veltrix_bench.profile.layers import LAYERS, LayerRules
@@ -61,7 +67,7 @@ class MemoryProfile:
     acked_events: int | None  # None: not known (per-event figures are then None)
     files: dict[str, str] = field(default_factory=dict)
 
-    def summary_block(self) -> dict[str, Any]:
+    def summary_block(self) -> MemoryBlock:
         tally, events = self.tally, self.acked_events
         window_s = tally.window_s
 
@@ -73,33 +79,30 @@ class MemoryProfile:
         how = HOW_COUNTED
         if tally.window.stopped_by == "exit":
             how += " The stop signal never came: this window runs on into the engine's shutdown."
-        return {
-            "allocations": tally.allocations,
-            "allocations_per_s": round(tally.allocations / window_s, 1) if window_s else None,
-            "allocations_per_event": per_event(tally.allocations),
-            "peak_heap_mb": round(tally.peak_heap_bytes / MB, 2),
-            "per_event_by_layer": {layer: per_event(tally.by_layer[layer]) for layer in LAYERS},
-            "top_by_count": [
-                {"function": f.function, "file": f.file, "allocations": f.allocations}
-                for f in by_count[:TOP_FUNCTIONS]
+        return MemoryBlock(
+            allocations=tally.allocations,
+            allocations_per_s=round(tally.allocations / window_s, 1) if window_s else None,
+            allocations_per_event=per_event(tally.allocations),
+            peak_heap_mb=round(tally.peak_heap_bytes / MB, 2),
+            per_event_by_layer={layer: per_event(tally.by_layer[layer]) for layer in LAYERS},
+            top_by_count=[
+                FunctionCount(f.function, f.file, f.allocations) for f in by_count[:TOP_FUNCTIONS]
             ],
-            "top_by_size": [
-                {"function": f.function, "file": f.file, "bytes": f.bytes}
-                for f in by_size[:TOP_FUNCTIONS]
+            top_by_size=[
+                FunctionSize(f.function, f.file, f.bytes) for f in by_size[:TOP_FUNCTIONS]
             ],
-            "window_s": round(window_s, 3),
-            "how_counted": how,
-            # Beyond the schema's keys:
-            "events": events,
-            "allocations_by_layer": dict(tally.by_layer),
-            "allocated_mb": round(tally.bytes / MB, 2),
-            "peak_heap_scope": "heap allocated inside the window and still live, at its peak",
-            "peak_rss_mb": round(tally.peak_rss_bytes / MB, 1) if tally.peak_rss_bytes else None,
-            "window": {"start": tally.window.started_at, "end": tally.window.stopped_at},
-            "window_closed_by": tally.window.stopped_by,
-            "left_out_allocations": tally.left_out,
-            "files": dict(self.files),
-        }
+            window_s=round(window_s, 3),
+            how_counted=how,
+            events=events,
+            allocations_by_layer=dict(tally.by_layer),
+            allocated_mb=round(tally.bytes / MB, 2),
+            peak_heap_scope="heap allocated inside the window and still live, at its peak",
+            peak_rss_mb=round(tally.peak_rss_bytes / MB, 1) if tally.peak_rss_bytes else None,
+            window=TrackedWindow(tally.window.started_at, tally.window.stopped_at),
+            window_closed_by=tally.window.stopped_by,
+            left_out_allocations=tally.left_out,
+            files=dict(self.files),
+        )
 
 
 def read_window_state(capture: Path) -> WindowState:

@@ -13,6 +13,7 @@ import runpy
 import sys
 from pathlib import Path
 
+from veltrix_bench.errors import EXIT_OK, EXIT_USAGE
 from veltrix_bench.profile.memray_window import WindowTracker
 
 USAGE = "usage: python -m veltrix_bench.profile.memray_launch --output FILE -m MODULE [ARGS...]"
@@ -21,7 +22,7 @@ USAGE = "usage: python -m veltrix_bench.profile.memray_launch --output FILE -m M
 def main(argv: list[str]) -> int:
     if len(argv) < 4 or argv[0] != "--output" or argv[2] != "-m":
         print(USAGE, file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     capture, module, module_args = Path(argv[1]).resolve(), argv[3], argv[4:]
     window = WindowTracker(capture)
     window.install()
@@ -34,7 +35,7 @@ def main(argv: list[str]) -> int:
         return code if isinstance(code, int) else (0 if code is None else 1)
     finally:
         window.close()
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

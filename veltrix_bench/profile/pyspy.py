@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from veltrix_bench import lifeline
 from veltrix_bench.profile.errors import ProfilerUnavailable
 
 RATE_HZ = 100
@@ -66,7 +67,7 @@ class PySpyRecorder:
             "--format", "raw", "--output", str(self.output),
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
+            self.process = lifeline.popen(
                 command,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from veltrix_bench.models.profiles import ProfileBlocks
 from veltrix_bench.profile.cpu import CpuProfile, analyse_stacks, without_profiler_threads
 from veltrix_bench.profile.errors import CaptureError
 from veltrix_bench.profile.flamegraph_svg import flamegraph_svg
@@ -83,13 +84,13 @@ class ProfileReport:
     cpu: CpuProfile | None
     skipped: dict[str, str]
 
-    def summary_blocks(self) -> dict[str, Any]:
+    def summary_blocks(self) -> ProfileBlocks:
         """The summary.json keys `memory`, `cpu` (each a block or None) and `profiles_skipped`."""
-        return {
-            "memory": self.memory.summary_block() if self.memory else None,
-            "cpu": self.cpu.summary_block() if self.cpu else None,
-            "profiles_skipped": dict(self.skipped),
-        }
+        return ProfileBlocks(
+            memory=self.memory.summary_block() if self.memory else None,
+            cpu=self.cpu.summary_block() if self.cpu else None,
+            profiles_skipped=dict(self.skipped),
+        )
 
 
 def render_profiles(

@@ -2,26 +2,68 @@
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
-from veltrix_bench.analysis.gate import GateResult
+import msgspec
+import pandas as pd
+
 from veltrix_bench.analysis.histograms import merged_log, spectrum
-from veltrix_bench.analysis.summary import read_timeseries, write_summary
+from veltrix_bench.analysis.summary import build_summary
+from veltrix_bench.analysis.timeseries import read_timeseries
+from veltrix_bench.errors import RunFailed
+from veltrix_bench.hdr import new_histogram
+from veltrix_bench.models.comparison import Comparison
+from veltrix_bench.models.documents import write_document
+from veltrix_bench.models.gate import GateResult
+from veltrix_bench.models.run_record import COMPLETE, FAILED, RUNNING
+from veltrix_bench.models.summary import Summary
 from veltrix_bench.report import gate_md, html, junit, markdown
-from veltrix_bench.run.rundir import RunDir
+from veltrix_bench.rundir import COMPARISON, GATE, RunDir, read_record
 
 if TYPE_CHECKING:
     from veltrix_bench.analysis.comparison import Side
 
+T = TypeVar("T")
 
-def write_reports(run_dir: RunDir) -> dict[str, Any]:
-    """Analyse the run directory again and (re)write summary.json, report.md, report.html."""
-    latency, service = merged_log(run_dir.latency_log), merged_log(run_dir.service_log)
-    summary = write_summary(run_dir, latency, service)
-    series = read_timeseries(run_dir)
+
+def write_reports(run_dir: RunDir, *, lenient: bool = False) -> Summary:
+    """Analyse the run directory again and (re)write summary.json, report.md, report.html.
+
+    Everything is read before anything is written: a measurement file that cannot be read
+    (RunFailed naming it) leaves the directory as it was. `lenient` (the run that just made
+    the directory, which must leave a summary): such a file counts as empty instead, and
+    run.json says the run failed and why.
+    """
+    record = read_record(run_dir.path)
+    measured = record.final is not None and record.final.requests.total > 0
+    problems: list[str] = []
+
+    def read(reader: Callable[[], T], empty: Callable[[], T]) -> T:
+        try:
+            return reader()
+        except RunFailed as exc:
+            if not lenient:
+                raise
+            problems.append(exc.message)
+            return empty()
+
+    latency = read(lambda: merged_log(run_dir.latency_log, required=measured), new_histogram)
+    service = read(lambda: merged_log(run_dir.service_log, required=measured), new_histogram)
+    series = read(lambda: read_timeseries(run_dir.timeseries), pd.DataFrame)
+    if problems:
+        failed = record.status in (COMPLETE, RUNNING)
+        record = msgspec.structs.replace(
+            record,
+            status=FAILED if failed else record.status,
+            status_detail="; ".join(problems) if failed else record.status_detail,
+            warnings=[*record.warnings, *problems],
+        )
+        write_document(run_dir.record, record)
+    summary = build_summary(record, latency, service, series)
+    write_document(run_dir.summary, summary)
     spectra = {"intended-time latency": spectrum(latency), "service time": spectrum(service)}
     run_dir.file("report.md").write_text(markdown.render(summary))
     run_dir.file("report.html").write_text(html.render(summary, series, spectra))
@@ -30,23 +72,22 @@ def write_reports(run_dir: RunDir) -> dict[str, Any]:
 
 def write_comparison_reports(
     out_dir: Path, sides: list[Side], scenario: str, thresholds: dict[str, float]
-) -> dict[str, Any]:
+) -> Comparison:
     """comparison.json, comparison.md and comparison.html for these sides."""
     from veltrix_bench.analysis.comparison import build_comparison, side_spectra
     from veltrix_bench.report import comparison_html, comparison_md
 
     comparison = build_comparison(sides, scenario, thresholds)
-    (out_dir / "comparison.json").write_text(json.dumps(comparison, indent=2) + "\n")
+    spectra = side_spectra(sides)  # reads every trial's log: before anything is written
+    write_document(out_dir / COMPARISON, comparison)
     (out_dir / "comparison.md").write_text(comparison_md.render(comparison))
-    (out_dir / "comparison.html").write_text(
-        comparison_html.render(comparison, sides, side_spectra(sides))
-    )
+    (out_dir / "comparison.html").write_text(comparison_html.render(comparison, sides, spectra))
     return comparison
 
 
 def publish_gate(gate: GateResult, out_dir: Path, junit_path: Path | None) -> str:
     """gate.json always; JUnit XML when asked; Markdown appended to $GITHUB_STEP_SUMMARY."""
-    (out_dir / "gate.json").write_text(json.dumps(gate.to_json(), indent=2) + "\n")
+    write_document(out_dir / GATE, gate)
     text = gate_md.render(gate)
     (out_dir / "gate.md").write_text(text)
     if junit_path is not None:

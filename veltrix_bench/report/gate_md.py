@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from veltrix_bench.analysis.gate import GateResult
+from veltrix_bench.models.gate import GateResult
 from veltrix_bench.report.formatting import inert as _text
 
 
 def render(gate: GateResult) -> str:
     verdict = "✅ passed" if gate.passed else "❌ failed"
-    failed = sum(1 for c in gate.checks if not c.passed)
     lines = [
         f"## vbench gate {verdict}",
         "",
-        f"{len(gate.checks)} checks, {failed} failed — {_text(gate.source)}",
+        f"{len(gate.checks)} checks, {gate.failed} failed — {_text(gate.source)}",
         "",
         "| check | result |",
         "|---|---|",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import msgspec
 import pandas as pd
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
+from veltrix_bench.models.summary import Summary
 from veltrix_bench.report import plots
 
 TEMPLATES = Environment(
@@ -17,7 +17,7 @@ TEMPLATES = Environment(
 
 
 def render(
-    summary: dict[str, Any], series: pd.DataFrame, spectra: dict[str, list[tuple[float, float]]]
+    summary: Summary, series: pd.DataFrame, spectra: dict[str, list[tuple[float, float]]]
 ) -> str:
     figures = {
         "Latency by percentile": plots.percentile_spectrum(spectra),
@@ -42,7 +42,9 @@ def render(
     }
     # Plots are SVG produced by matplotlib from numbers, never from user strings.
     plots_html = {title: Markup(svg) if svg else None for title, svg in figures.items()}
-    healthy = summary["status"] == "complete" and all(summary.get("invariants", {}).values())
+    healthy = summary.complete and not summary.broken_invariants
     return TEMPLATES.get_template("report.html.j2").render(
-        s=summary, plots=plots_html, healthy=healthy and not summary["generator"]["saturated"]
+        s=msgspec.to_builtins(summary),  # the template reads summary.json's own keys
+        plots=plots_html,
+        healthy=healthy and not summary.generator.saturated,
     )

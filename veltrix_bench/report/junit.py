@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from veltrix_bench.analysis.gate import GateResult
+from veltrix_bench.models.gate import GateResult
 
 
 def render(gate: GateResult) -> str:
-    failures = sum(1 for c in gate.checks if not c.passed)
+    failures = gate.failed
     suite = ET.Element(
         "testsuite",
         name="vbench gate",

@@ -8,6 +8,8 @@ import math
 import matplotlib
 
 matplotlib.use("Agg")
+# Names from scenarios and configs label the plots: `$` in one must not start mathtext.
+matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402

@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from veltrix_bench import lifeline
 from veltrix_bench.load.protocol import Line, decode
 
 
@@ -21,7 +22,7 @@ class GeneratorProcess:
 
     def __init__(self, spec_path: Path, log_path: Path) -> None:
         self._log = log_path.open("ab")
-        self.process = subprocess.Popen(
+        self.process = lifeline.popen(
             [sys.executable, "-m", "veltrix_bench.load.generator", str(spec_path)],
             stdout=subprocess.PIPE,
             stderr=self._log,

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -23,14 +21,14 @@ class EngineSample:
     rss_mb: float | None
 
 
-def fetch_json(url: str, timeout: float = 5.0) -> Any:
+def fetch(url: str, timeout: float = 5.0) -> bytes:
+    """The body of a GET; urllib's errors as they are (HTTPError: it answered, but not 200)."""
     with urllib.request.urlopen(url, timeout=timeout) as answer:
-        return json.loads(answer.read())
+        return bytes(answer.read())
 
 
 def read_metrics(base_url: str, timeout: float = 2.0) -> EngineSample:
-    with urllib.request.urlopen(f"{base_url}/metrics", timeout=timeout) as answer:
-        text = answer.read().decode()
+    text = fetch(f"{base_url}/metrics", timeout).decode()
     values: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         if family.name in (QUEUE_DEPTH, RSS) and family.samples:
@@ -47,6 +45,7 @@ class EngineMonitor:
         self.interval = interval
         self.samples: list[EngineSample] = []
         self.failures = 0
+        self.last_failure = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -60,10 +59,34 @@ class EngineMonitor:
         while not self._stop.is_set():
             try:
                 self.samples.append(read_metrics(self.base_url))
-            except (OSError, ValueError, urllib.error.URLError):
+            except (OSError, ValueError, LookupError, urllib.error.URLError) as exc:
+                # another engine may have no /metrics, or other text at it
                 self.failures += 1
+                self.last_failure = str(exc) or type(exc).__name__
             self._stop.wait(self.interval)
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(3)
+
+    @property
+    def unavailable(self) -> str | None:
+        """What the monitor could not see in the whole run, in a sentence; None if it saw all."""
+        if not self.samples:
+            if not self.failures:
+                return None
+            return (
+                f"queue depth and engine RSS not available: {self.base_url}/metrics could not "
+                f"be read ({self.last_failure})"
+            )
+        missing = [
+            name
+            for name, values in (
+                (f"queue depth ({QUEUE_DEPTH})", [s.queue_depth for s in self.samples]),
+                (f"engine RSS ({RSS})", [s.rss_mb for s in self.samples]),
+            )
+            if all(value is None for value in values)
+        ]
+        if not missing:
+            return None
+        return f"{' and '.join(missing)} not available: not in {self.base_url}/metrics"

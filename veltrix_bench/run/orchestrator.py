@@ -2,44 +2,47 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import queue
 import secrets
 import shutil
-import signal
-import threading
 import time
 import urllib.error
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+import msgspec
 from rich.console import Console
+from rich.markup import escape
 
+from veltrix_bench.analysis.timeseries import TICK_COLUMNS, write_timeseries
 from veltrix_bench.engine.config import config_source, load_config
 from veltrix_bench.engine.process import EngineProcess, start_engine
 from veltrix_bench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, RunFailed
 from veltrix_bench.load.protocol import Error, Final, Ready, Tick
 from veltrix_bench.load.scenario import Scenario, load_scenario
+from veltrix_bench.load.spec import LoadSpec
+from veltrix_bench.models import run_record as status
+from veltrix_bench.models.documents import write_document
+from veltrix_bench.models.engine_stats import StatsAnswer, events_between, shape_problem
+from veltrix_bench.models.generator import GeneratorReport
+from veltrix_bench.models.profiles import ProfileBlocks
+from veltrix_bench.models.run_record import PlannedLoad, RunRecord
+from veltrix_bench.models.summary import Summary
 from veltrix_bench.profile import ProfileSession
+from veltrix_bench.report import write_reports
 from veltrix_bench.run.generator_process import GeneratorProcess
 from veltrix_bench.run.live import LiveView
-from veltrix_bench.run.monitor import EngineMonitor, EngineSample, fetch_json
-from veltrix_bench.run.rundir import RunDir, new_run_dir
+from veltrix_bench.run.monitor import EngineMonitor, EngineSample, fetch
+from veltrix_bench.run.stop import StopSignal
 from veltrix_bench.run.target import check_target
+from veltrix_bench.rundir import RunDir, new_run_dir
 
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 4.0  # generator and engine each get this long after a stop request
 POLL_S = 0.2
 SETTLE_TIMEOUT_S = 15.0
-
-TIMESERIES_COLUMNS = (
-    "t", "requests", "ok", "errors", "rejected", "target_rate", "in_flight", "late_cap",
-    "late_generator", "p50_ms", "p90_ms", "p99_ms", "service_p50_ms", "service_p99_ms",
-    "queue_depth", "engine_rss_mb",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,33 +69,15 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RunOutcome:
+    """One finished run: its directory (summary and reports written) and its verdict."""
+
     run_dir: RunDir
+    summary: Summary
     exit_code: int
     message: str
-    invariants_not_applicable: str | None = None
-    """Why the engine invariants cannot be judged in this run (None: they can)."""
-
-
-class StopSignal:
-    """SIGINT/SIGTERM while a run is under way: remembered, acted on by the main loop."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.signum: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> StopSignal:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.signum = signum
-        self.event.set()
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+    """Why the run failed or stopped ("" when it did neither)."""
+    notices: tuple[str, ...] = ()
+    """What the user must know about the figures (invariants not applicable, saturation)."""
 
 
 def prepare(options: RunOptions) -> tuple[Scenario, str | None]:
@@ -101,25 +86,74 @@ def prepare(options: RunOptions) -> tuple[Scenario, str | None]:
     target = check_target(options.target, options.allow_remote) if options.target else None
     if target is None:
         load_config(options.config)
-    scenario.to_load_spec(
-        "http://127.0.0.1:1",
-        Path("."),
+    load_spec(options, scenario, "http://127.0.0.1:1", Path("."), "check")
+    return scenario, target
+
+
+def load_spec(
+    options: RunOptions, scenario: Scenario, base_url: str, out_dir: Path, run_tag: str
+) -> LoadSpec:
+    """The generator's spec: the scenario with the run's overrides and generator processes."""
+    spec = scenario.to_load_spec(
+        base_url,
+        out_dir,
         rate=options.rate,
         users=options.users,
         duration_s=options.duration_s,
         seed=options.seed,
-        run_tag="check",
+        run_tag=run_tag,
     )
-    return scenario, target
+    default_port = 5557 if options.expect_workers else 0
+    return replace(
+        spec,
+        processes=options.processes,
+        expect_workers=options.expect_workers,
+        master_bind=options.master_bind,
+        master_port=options.master_port if options.master_port is not None else default_port,
+        worker_timeout_s=options.worker_timeout_s,
+        on_worker_loss="continue" if options.on_worker_loss == "continue" else "fail",
+    )
+
+
+def planned_load(spec: LoadSpec) -> PlannedLoad:
+    open_model = spec.model == "open"
+    return PlannedLoad(
+        model=spec.model,
+        target_rate=max(rate for _, rate in spec.stages) if open_model else None,
+        stages=[list(stage) for stage in spec.stages] if open_model else None,
+        users=spec.max_in_flight if open_model else spec.users,
+        processes=spec.workers if spec.distributed else 1,
+        duration_s=spec.duration_s,
+    )
 
 
 def execute(options: RunOptions, console: Console) -> RunOutcome:
+    """Run, then write the summary and reports; a signal at any moment, the reports included,
+    stops the run early but never the writing of what was measured."""
     scenario, target = prepare(options)
     config_name = "external" if target else Path(options.config).stem
     run_dir = new_run_dir(options.out, scenario.name, config_name)
     with StopSignal() as stop:
-        run = _Run(options, scenario, target, run_dir, console, stop)
-        return run.execute()
+        _Run(options, scenario, target, run_dir, console, stop).execute()
+        summary = write_reports(run_dir, lenient=True)  # a summary of what was measured
+        return _verdict(run_dir, summary, stop)
+
+
+def _verdict(run_dir: RunDir, summary: Summary, stop: StopSignal) -> RunOutcome:
+    notices = []
+    if summary.invariants_not_applicable:
+        notices.append(f"engine invariants not applicable: {summary.invariants_not_applicable}")
+    if summary.generator.saturated:
+        notices.append("the load generator was saturated; figures are suspect")
+    codes = {status.COMPLETE: EXIT_OK, status.INTERRUPTED: EXIT_INTERRUPTED}
+    exit_code, detail = codes.get(summary.status, EXIT_RUN_FAILED), summary.status_detail
+    broken = summary.broken_invariants
+    if exit_code == EXIT_OK and broken:
+        details = "; ".join(summary.invariant_details[name] for name in broken)
+        exit_code, detail = EXIT_RUN_FAILED, f"invariant broken: {details}"
+    if exit_code != EXIT_INTERRUPTED and stop.received:  # while the reports were written
+        exit_code, detail = EXIT_INTERRUPTED, "stopped by a signal; every result was written"
+    return RunOutcome(run_dir, summary, exit_code, detail, tuple(notices))
 
 
 class _Run:
@@ -138,77 +172,68 @@ class _Run:
         self.run_dir = run_dir
         self.console = console
         self.stop = stop
+        run_tag = f"{run_dir.run_id[:15]}-{secrets.token_hex(3)}"
+        self.spec = load_spec(
+            options, scenario, target or "http://127.0.0.1:1", run_dir.path, run_tag
+        )
+        self.started_at = time.time()
+        self.config_name = "external" if target else options.config
         self.engine: EngineProcess | None = None
         self.generator: GeneratorProcess | None = None
         self.monitor: EngineMonitor | None = None
         self.ticks: list[tuple[Tick, EngineSample | None]] = []
         self.final: Final | None = None
-        self.status = "complete"
+        self.status = status.COMPLETE
         self.detail = ""
         self.warnings: list[str] = []
-        self.record: dict[str, Any] = {}
+        self.stats_before: StatsAnswer | None = None
+        self.stats_after: StatsAnswer | None = None
+        self.not_applicable: str | None = None
         kinds = scenario.profile if options.profile is None else options.profile
         self.session = ProfileSession(run_dir.path, kinds, options.handler) if kinds else None
 
     # -- the run ---------------------------------------------------------------------------
-    def execute(self) -> RunOutcome:
+    def execute(self) -> RunRecord:
+        """The run record, once run.json, timeseries.csv and the profiles are written."""
+        # Until the run ends, run.json says it is running: a directory whose run was killed
+        # says so itself.
+        write_document(self.run_dir.record, self._record(status.RUNNING))
         try:
             self._start_and_load()
         except RunFailed as failure:
-            self._fail("failed", failure.message)
+            self._fail(status.FAILED, failure.message)
         finally:
             self._stop_children()
-            self._write_record()
-        return self._outcome()
+            if self.stop.received:  # also a signal after the load, while children stop
+                self._fail(status.INTERRUPTED, "stopped by a signal; partial results written")
+            record = self._write_record()
+        return record
 
-    def _fail(self, status: str, detail: str) -> None:
-        if self.status == "complete":
-            self.status, self.detail = status, detail
+    def _fail(self, kind: str, detail: str) -> None:
+        if self.status == status.COMPLETE:
+            self.status, self.detail = kind, detail
+
+    def _not_applicable(self, reason: str) -> None:
+        if self.not_applicable is None:
+            self.not_applicable = reason
 
     def _start_and_load(self) -> None:
         base_url = self._start_engine()
+        if self.stop.received:
+            return
         custom = self.scenario.locustfile is not None
         if custom:
             # the user's own traffic, maybe against another service: nothing to compare
-            self.record["invariants_not_applicable"] = (
+            self._not_applicable(
                 "custom locustfile: the generator does not know what the target acknowledged"
             )
-        self.record["stats_before"] = None if custom else self._stats(base_url, required=True)
+        else:
+            self.stats_before = self._stats(base_url, required=True)
         if self.session is not None:
             if self.engine is None:
                 self.session.skip("memory", "memory profiling needs the embedded engine")
             self.session.begin_window(self.engine.pid if self.engine else self.options.profile_pid)
-        spec = self.scenario.to_load_spec(
-            base_url,
-            self.run_dir.path,
-            rate=self.options.rate,
-            users=self.options.users,
-            duration_s=self.options.duration_s,
-            seed=self.options.seed,
-            run_tag=f"{self.run_dir.run_id[:15]}-{secrets.token_hex(3)}",
-        )
-        options = self.options
-        spec = replace(
-            spec,
-            processes=options.processes,
-            expect_workers=options.expect_workers,
-            master_bind=options.master_bind,
-            master_port=(
-                options.master_port
-                if options.master_port is not None
-                else (5557 if options.expect_workers else 0)
-            ),
-            worker_timeout_s=options.worker_timeout_s,
-            on_worker_loss="continue" if options.on_worker_loss == "continue" else "fail",
-        )
-        self.record["load"] = {
-            "model": spec.model,
-            "target_rate": max(rate for _, rate in spec.stages) if spec.model == "open" else None,
-            "stages": [list(stage) for stage in spec.stages] if spec.model == "open" else None,
-            "users": spec.max_in_flight if spec.model == "open" else spec.users,
-            "processes": spec.workers if spec.distributed else 1,
-            "duration_s": spec.duration_s,
-        }
+        spec = replace(self.spec, target=base_url.rstrip("/"))
         spec_path = self.run_dir.file("load-spec.json")
         spec_path.write_text(spec.to_json())
         memory_profiled = self.session is not None and self.session.active("memory")
@@ -216,24 +241,22 @@ class _Run:
         self.monitor = EngineMonitor(base_url, interval=5.0 if memory_profiled else 1.0)
         self.monitor.start()
         self.generator = GeneratorProcess(spec_path, self.run_dir.load_log)
-        title = f"{self.scenario.name} on {self.record['config']}"
+        title = f"{self.scenario.name} on {self.config_name}"
         with LiveView(self.console, title, spec.duration_s) as view:
             view.status("spawning users")
             self._follow_generator(view)
-        if self.stop.event.is_set():
-            self._fail("interrupted", "stopped by a signal; partial results written")
-        self.record["stats_after"] = None if custom else self._settled_stats(base_url)
+        if not custom:
+            self.stats_after = self._settled_stats(base_url)
         if self.session is not None:
             self.session.end_window()
 
     def _start_engine(self) -> str:
         if self.target is not None:
-            self.record["config"] = "external"
             return self.target
         config = load_config(self.options.config).with_overrides(
             world=self.scenario.world.model_dump()
         )
-        self.record["config"] = config.name
+        self.config_name = config.name
         config_file = self.run_dir.file("engine-config.toml")
         config_file.write_text(config.to_toml())
         shutil.copy(config_source(self.options.config), self.run_dir.file("engine-preset.toml"))
@@ -243,25 +266,44 @@ class _Run:
         )
         return self.engine.url
 
-    def _stats(self, base_url: str, required: bool) -> dict[str, Any] | None:
+    def _stats(self, base_url: str, required: bool) -> StatsAnswer | None:
+        """/v1/stats as the target answers it. A target that answers, but not with the embedded
+        engine's counters, still gets a complete run: the invariants are then not applicable.
+        One that does not answer at all is unreachable (RunFailed when `required`)."""
+        url = f"{base_url}/v1/stats"
         try:
-            return dict(fetch_json(f"{base_url}/v1/stats"))
-        except (OSError, ValueError, urllib.error.URLError) as exc:
+            body = fetch(url)
+        except urllib.error.HTTPError as exc:
+            self._not_applicable(f"the target answers {url} with HTTP {exc.code}")
+            return None
+        except (OSError, ValueError) as exc:  # ValueError: a URL http.client cannot use
             if required:
                 raise RunFailed(f"target {base_url} is unreachable: {exc}") from None
             return None
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            self._not_applicable(f"the target's {url} is not JSON")
+            return None
+        if not isinstance(answer, dict):
+            self._not_applicable(f"the target's {url} is not a JSON object")
+            return None
+        problem = shape_problem(answer)
+        if problem is not None:
+            self._not_applicable(problem)
+        return answer
 
-    def _settled_stats(self, base_url: str) -> dict[str, Any] | None:
+    def _settled_stats(self, base_url: str) -> StatsAnswer | None:
         """Stats once the engine has answered everything it took in (acknowledged and
         persisted only agree when nothing is in flight); the last ones read if it never does."""
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         stats = self._stats(base_url, required=False)
-        while stats is not None and time.monotonic() < deadline:
+        while stats is not None and time.monotonic() < deadline and not self.stop.received:
             if not stats.get("requests_in_flight") and not stats.get("queue_depth"):
                 return stats
             time.sleep(0.1)
             stats = self._stats(base_url, required=False)
-        if stats is not None:
+        if stats is not None and not self.stop.received:
             self.warnings.append(
                 f"engine still had work in flight {SETTLE_TIMEOUT_S:.0f} s after the load ended"
             )
@@ -284,7 +326,9 @@ class _Run:
                 continue
             if line is None:
                 if self.final is None and stop_sent_at is None:
-                    self._fail("failed", "load generator exited without a result (see load.log)")
+                    self._fail(
+                        status.FAILED, "load generator exited without a result (see load.log)"
+                    )
                 return
             if isinstance(line, Ready):
                 view.status("load running")
@@ -297,18 +341,18 @@ class _Run:
                 self.final = line
                 if line.lost_workers:
                     self.warnings += [f"load generator {lost}" for lost in line.lost_workers]
-                    self.record["invariants_not_applicable"] = (
+                    self._not_applicable(
                         "a load generator worker was lost: what it saw acknowledged is unknown"
                     )
             elif isinstance(line, Error):
-                self._fail("failed", f"load generator: {line.message}")
+                self._fail(status.FAILED, f"load generator: {line.message}")
 
     def _should_stop(self) -> bool:
-        if self.stop.event.is_set():
+        if self.stop.received:
             return True
         if self.engine is not None and not self.engine.alive():
             tail = "\n".join(self.engine.last_log_lines(8))
-            self._fail("engine_died", f"engine exited (code {self.engine.process.returncode}) "
+            self._fail(status.ENGINE_DIED, f"engine exited (code {self.engine.process.returncode}) "
                        f"mid-run; its last log lines:\n{tail}")  # fmt: skip
             return True
         return False
@@ -320,88 +364,68 @@ class _Run:
             self.generator.wait(STOP_GRACE_S)
         if self.monitor is not None:
             self.monitor.stop()
+            if self.monitor.unavailable:
+                self.warnings.append(self.monitor.unavailable)
         if self.session is not None:
             self.session.end_window()
         if self.engine is not None:
             code = self.engine.stop(timeout=STOP_GRACE_S * 2)
-            if code not in (0, None) and self.status == "complete":
+            if code not in (0, None) and self.status == status.COMPLETE:
                 self.warnings.append(f"engine exited with code {code} on shutdown")
 
     # -- the run directory -----------------------------------------------------------------
-    def _profile_blocks(self) -> dict[str, Any]:
+    def _profile_blocks(self) -> ProfileBlocks:
         if self.session is None:
-            return {"memory": None, "cpu": None, "profiles_skipped": {}}
+            return ProfileBlocks()
         self.console.print("vbench: rendering profiles")
-        before, after = self.record.get("stats_before"), self.record.get("stats_after")
-        acked = None
-        if before is not None and after is not None:
-            acked = sum(after["acknowledged"].values()) - sum(before["acknowledged"].values())
-        blocks = self.session.finish(acked).summary_blocks()
-        for kind, reason in blocks["profiles_skipped"].items():
-            self.console.print(f"[yellow]vbench: {kind} profile skipped: {reason}[/]")
+        events = events_between(self.stats_before, self.stats_after)
+        blocks = self.session.finish(events.acknowledged if events else None).summary_blocks()
+        for kind, reason in blocks.profiles_skipped.items():
+            self.console.print(f"[yellow]vbench: {kind} profile skipped: {escape(reason)}[/]")
         return blocks
 
-    def _write_record(self) -> None:
-        self._write_timeseries()
-        blocks = self._profile_blocks()
-        record = {
-            "run_id": self.run_dir.run_id,
-            "started_at": self.record.get("started_at")
-            or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._window_start())),
-            "status": self.status,
-            "status_detail": self.detail,
-            "scenario": self.scenario.name,
-            "scenario_description": self.scenario.description,
-            "config": self.record.get("config", self.options.config),
-            "target": self.target or (self.engine.url if self.engine else None),
-            "embedded_engine": self.target is None,
-            "profiled": self.session is not None,
-            "profile_requested": list(self.session.kinds) if self.session else [],
-            **blocks,
-            "load": self.record.get("load") or _planned_load(self.scenario),
-            "stats_before": self.record.get("stats_before"),
-            "stats_after": self.record.get("stats_after"),
-            "final": asdict(self.final) if self.final else None,
-            "invariants_not_applicable": self.record.get("invariants_not_applicable"),
-            "warnings": self.warnings,
-            "thresholds": list(self.scenario.thresholds.checks),
-        }
-        self.run_dir.file("run.json").write_text(json.dumps(record, indent=2) + "\n")
+    def _record(self, run_status: str, profiles: ProfileBlocks | None = None) -> RunRecord:
+        window_start = self.final.load_window.start if self.final else self.started_at
+        final = (
+            msgspec.convert(self.final, GeneratorReport, from_attributes=True)
+            if self.final
+            else None
+        )
+        return RunRecord(
+            run_id=self.run_dir.run_id,
+            started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(window_start)),
+            status=run_status,
+            status_detail=self.detail,
+            scenario=self.scenario.name,
+            scenario_description=self.scenario.description,
+            config=self.config_name,
+            target=self.target or (self.engine.url if self.engine else None),
+            embedded_engine=self.target is None,
+            profiled=self.session is not None,
+            profile_requested=list(self.session.kinds) if self.session else [],
+            load=planned_load(self.spec),
+            stats_before=self.stats_before,
+            stats_after=self.stats_after,
+            final=final,
+            invariants_not_applicable=self.not_applicable,
+            warnings=self.warnings,
+            thresholds=list(self.scenario.thresholds.checks),
+            memory=profiles.memory if profiles else None,
+            cpu=profiles.cpu if profiles else None,
+            profiles_skipped=profiles.profiles_skipped if profiles else {},
+        )
+
+    def _write_record(self) -> RunRecord:
+        rows = [_timeseries_row(tick, sample) for tick, sample in self.ticks]
+        write_timeseries(self.run_dir.timeseries, rows)
+        record = self._record(self.status, self._profile_blocks())
+        write_document(self.run_dir.record, record)
         self.run_dir.file("scenario.json").write_text(self.scenario.model_dump_json(indent=2))
-
-    def _window_start(self) -> float:
-        return self.final.load_window.start if self.final else time.time()
-
-    def _write_timeseries(self) -> None:
-        with self.run_dir.timeseries.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(TIMESERIES_COLUMNS)
-            for tick, sample in self.ticks:
-                values = asdict(tick)
-                values["queue_depth"] = sample.queue_depth if sample else None
-                values["engine_rss_mb"] = (
-                    round(sample.rss_mb, 1) if sample and sample.rss_mb else None
-                )
-                writer.writerow(
-                    ["" if values[c] is None else values[c] for c in TIMESERIES_COLUMNS]
-                )
-
-    def _outcome(self) -> RunOutcome:
-        if self.status == "interrupted":
-            return RunOutcome(self.run_dir, EXIT_INTERRUPTED, self.detail)
-        not_applicable = self.record.get("invariants_not_applicable")
-        if self.status != "complete":
-            return RunOutcome(self.run_dir, EXIT_RUN_FAILED, self.detail, not_applicable)
-        return RunOutcome(self.run_dir, EXIT_OK, "", not_applicable)
+        return record
 
 
-def _planned_load(scenario: Scenario) -> dict[str, Any]:
-    load = scenario.load
-    return {
-        "model": load.model,
-        "target_rate": load.peak_rate,
-        "stages": [list(s) for s in load.stage_list] if load.model == "open" else None,
-        "users": load.max_in_flight if load.model == "open" else load.users,
-        "processes": 1,
-        "duration_s": load.total_duration_s,
-    }
+def _timeseries_row(tick: Tick, sample: EngineSample | None) -> dict[str, Any]:
+    row: dict[str, Any] = {column: getattr(tick, column) for column in TICK_COLUMNS}
+    row["queue_depth"] = sample.queue_depth if sample else None
+    row["engine_rss_mb"] = round(sample.rss_mb, 1) if sample and sample.rss_mb else None
+    return row

@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 
 from veltrix_bench.analysis.comparison import Side
-from veltrix_bench.analysis.metrics import TRIAL_ROUND
-from veltrix_bench.errors import EXIT_INTERRUPTED, VbenchError
-from veltrix_bench.report import write_reports
+from veltrix_bench.errors import EXIT_INTERRUPTED, BadRunDir, Interrupted
+from veltrix_bench.models.summary import Trial
 from veltrix_bench.run.orchestrator import RunOptions, execute
-from veltrix_bench.run.rundir import _slug
+from veltrix_bench.rundir import COMPARISON, SUMMARY, read_comparison, read_summary
 
 T = TypeVar("T")
-
-
-def new_compare_dir(parent: Path, names: list[str], kind: str = "compare") -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    stem = f"{kind}-{stamp}-" + "-vs-".join(_slug(n) for n in names)
-    parent.mkdir(parents=True, exist_ok=True)
-    path = parent / stem
-    suffix = 0
-    while path.exists():
-        suffix += 1
-        path = parent / f"{stem}-{suffix}"
-    path.mkdir()
-    return path
 
 
 def run_interleaved(
@@ -49,30 +34,28 @@ def run_interleaved(
     """
     trial_dir = out_dir / "trials"
     labels = side_labels(configs)
-    collected: dict[str, tuple[list[dict[str, Any]], list[Path]]] = {
-        label: ([], []) for label in labels
-    }
+    collected: dict[str, Side] = {label: Side(label, [], []) for label in labels}
     rounds: list[tuple[int, tuple[str, ...]]] = [(i, ()) for i in range(trials)]
     for i in range(profiled_trials):
         rounds += [(i, ("memory",)), (i, ("cpu",))]
     for number, (index, profile) in enumerate(rounds, start=1):
         for config, side in round_order(list(zip(configs, labels, strict=True)), number - 1):
             label = f"{' '.join(profile)}{' profiled ' if profile else ''}trial {index + 1}"
-            console.print(f"[bold]{side}[/] · {label} ({number}/{len(rounds)})")
+            console.print(f"[bold]{escape(side)}[/] · {label} ({number}/{len(rounds)})")
             options = replace(base, config=config, out=trial_dir, profile=profile)
             outcome = execute(options, console)
-            summary = write_reports(outcome.run_dir)
+            summary = outcome.summary
             if outcome.exit_code == EXIT_INTERRUPTED:
-                raise VbenchError(f"comparison interrupted; trials so far are in {trial_dir}", 130)
-            broken = [k for k, v in summary["invariants"].items() if not v]
-            if outcome.exit_code != 0 or broken:
-                console.print(f"[yellow]  {config} {label} failed: {outcome.message or broken}[/]")
+                raise Interrupted(f"comparison interrupted; trials so far are in {trial_dir}")
+            if outcome.exit_code != 0:
+                failure = escape(outcome.message)
+                console.print(f"[yellow]  {escape(config)} {label} failed: {failure}[/]")
                 continue
-            collected[side][0].append(summary | {TRIAL_ROUND: (profile, index)})
-            collected[side][1].append(outcome.run_dir.path)
-            console.print(f"  p99 {summary['latency_ms']['p99']} ms · "
-                          f"{summary['requests']['throughput_rps']:,.0f} req/s")  # fmt: skip
-    return [Side(label, *collected[label]) for label in labels]
+            collected[side].trials.append(Trial(summary, (profile, index)))
+            collected[side].run_dirs.append(outcome.run_dir.path)
+            console.print(f"  p99 {summary.latency_ms.p99} ms · "
+                          f"{summary.requests.throughput_rps:,.0f} req/s")  # fmt: skip
+    return [collected[label] for label in labels]
 
 
 def round_order(sides: list[T], round_number: int) -> list[T]:
@@ -95,13 +78,22 @@ def side_labels(configs: list[str]) -> list[str]:
 
 def load_finished(run_dirs: list[Path]) -> list[Side]:
     """Finished run directories grouped by their config, in order of first appearance."""
-    grouped: dict[str, tuple[list[dict[str, Any]], list[Path]]] = {}
+    grouped: dict[str, Side] = {}
     for run_dir in run_dirs:
-        summary_path = run_dir / "summary.json"
-        if not summary_path.exists():
-            raise VbenchError(f"{run_dir}: not a run directory (no summary.json)")
-        summary = json.loads(summary_path.read_text())
-        summaries, dirs = grouped.setdefault(str(summary["config"]), ([], []))
-        summaries.append(summary)
-        dirs.append(run_dir)
-    return [Side(name, s, d) for name, (s, d) in grouped.items()]
+        summary = read_summary(run_dir)
+        side = grouped.setdefault(summary.config, Side(summary.config, [], []))
+        side.trials.append(Trial(summary))
+        side.run_dirs.append(run_dir)
+    return list(grouped.values())
+
+
+def finished_trials(path: Path, side: str) -> list[Trial]:
+    """The trial of a run directory, or the trials of one side ("baseline": the first, else
+    the last) of a compare directory."""
+    if (path / SUMMARY).exists():
+        return [Trial(read_summary(path))]
+    if (path / COMPARISON).exists():
+        sides = read_comparison(path).sides
+        chosen = sides[0] if side == "baseline" else sides[-1]
+        return [Trial(read_summary(Path(run_dir))) for run_dir in chosen.run_dirs]
+    raise BadRunDir(f"{path}: neither a run directory nor a compare directory")

@@ -1,0 +1,113 @@
+"""`vbench gate`: thresholds on a finished run, or a candidate against a baseline, as a verdict
+with its exit code, gate.json, gate.md, JUnit XML and the CI step summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from veltrix_bench.analysis.checks import Check
+from veltrix_bench.analysis.gate import regression_checks, threshold_checks
+from veltrix_bench.commands.options import bounds_option, checks_option, duration_option
+from veltrix_bench.errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_RUN_FAILED, UsageError
+from veltrix_bench.models.gate import GateCheck, GateResult
+from veltrix_bench.models.summary import Summary, Trial
+from veltrix_bench.report import publish_gate
+from veltrix_bench.run.orchestrator import RunOptions, prepare
+from veltrix_bench.run.trials import finished_trials, run_interleaved
+from veltrix_bench.rundir import GATE, new_compare_dir, read_summary
+from veltrix_bench.writable import writable_dir, writable_file
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    run_dir: Path | None = None
+    checks: list[str] = field(default_factory=list)
+    baseline: str | None = None
+    candidate: str | None = None
+    max_regression: list[str] = field(default_factory=list)
+    scenario: str = "smoke"
+    trials: int = 8
+    duration: str | None = None
+    rate: float | None = None
+    junit: Path | None = None
+    out: Path = Path("reports")
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    gate: GateResult
+    gate_json: Path
+    exit_code: int
+
+
+def gate(options: GateOptions, console: Console) -> GateOutcome:
+    """Exit 1 when a check fails, 3 when the run gated (or a side's every trial) failed."""
+    run_dir, baseline, candidate = options.run_dir, options.baseline, options.candidate
+    if run_dir is None and (baseline is None or candidate is None):
+        raise UsageError("give a RUN_DIR to check, or --baseline and --candidate")
+    if (baseline is None) != (candidate is None):
+        raise UsageError("--baseline and --candidate go together")
+    if run_dir is None and options.checks:
+        raise UsageError("--check needs a RUN_DIR (in regression mode use --max-regression)")
+    bounds = bounds_option(options.max_regression, "--max-regression")
+    duration_s = duration_option(options.duration, "--duration")
+    if baseline is not None and not bounds:
+        raise UsageError("regression mode needs at least one --max-regression METRIC=AMOUNT")
+    if options.junit is not None:
+        writable_file(options.junit, "--junit")
+    results: list[GateCheck] = []
+    sources = []
+    exit_code = EXIT_OK
+    gate_dir = run_dir
+    if run_dir is not None:
+        summary = read_summary(run_dir)
+        writable_dir(run_dir, "RUN_DIR")  # gate.json goes beside the summary
+        checks = checks_option(options.checks or summary.thresholds)
+        if not checks and baseline is None:
+            raise UsageError("no checks: pass --check or give the scenario [thresholds]")
+        results += threshold_checks(checks, summary)
+        sources.append(str(run_dir))
+        if not summary.complete:
+            exit_code = EXIT_RUN_FAILED
+    if baseline is not None and candidate is not None:
+        base_runs = _summaries_of(baseline, "baseline")
+        cand_runs = _summaries_of(candidate, "candidate")
+        if (base_runs is None) != (cand_runs is None):
+            raise UsageError("--baseline and --candidate must both be configs or both dirs")
+        names = [Path(baseline).stem[:24], Path(candidate).stem[:24]]
+        gate_dir = new_compare_dir(writable_dir(options.out, "--out"), names, "gate")
+        if base_runs is None or cand_runs is None:
+            trial = RunOptions(scenario=options.scenario, rate=options.rate, duration_s=duration_s)
+            for config in (baseline, candidate):
+                prepare(RunOptions(scenario=options.scenario, config=config, rate=options.rate))
+            sides = run_interleaved([baseline, candidate], trial, options.trials, gate_dir, console)
+            base_runs, cand_runs = sides[0].trials, sides[1].trials
+            if not base_runs or not cand_runs:
+                exit_code = EXIT_RUN_FAILED
+        results += regression_checks(base_runs, cand_runs, bounds)
+        sources.append(f"{candidate} against baseline {baseline}")
+    assert gate_dir is not None
+    result = GateResult.of(results, "; ".join(sources))
+    publish_gate(result, gate_dir, options.junit)
+    if exit_code == EXIT_OK and not result.passed:
+        exit_code = EXIT_CHECK_FAILED
+    return GateOutcome(result, gate_dir / GATE, exit_code)
+
+
+def _summaries_of(path_or_config: str, side: str) -> list[Trial] | None:
+    """Trials from a run or compare directory; None when it names a config instead."""
+    path = Path(path_or_config)
+    return finished_trials(path, side) if path.is_dir() else None
+
+
+def gate_a_run(
+    summary: Summary, run_dir: Path, checks: list[Check], junit: Path | None
+) -> GateOutcome:
+    """The scenario's thresholds on a run just made (`vbench run --gate`)."""
+    result = GateResult.of(list(threshold_checks(checks, summary)), str(run_dir))
+    publish_gate(result, run_dir, junit)
+    exit_code = EXIT_OK if result.passed else EXIT_CHECK_FAILED
+    return GateOutcome(result, run_dir / GATE, exit_code)

@@ -1,0 +1,96 @@
+"""summary.json (schema vbench.summary/1): the one machine-readable result of a run.
+
+Field order is the order on disk; add fields, never rename them without a schema bump.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from veltrix_bench.models.generator import LateStarts, WorkerShare
+from veltrix_bench.models.latency import Latency
+from veltrix_bench.models.profiles import CpuBlock, MemoryBlock
+
+SCHEMA = "vbench.summary/1"
+
+
+class LoadBlock(msgspec.Struct, frozen=True, kw_only=True):
+    """The load offered: the plan, and the window the generator actually ran."""
+
+    model: str  # "open" | "closed"
+    target_rate: float | None
+    stages: list[list[float]] | None
+    users: int
+    processes: int = 1
+    workers: list[WorkerShare] | None = None
+    duration_s: float
+
+
+class RequestFigures(msgspec.Struct, frozen=True, kw_only=True):
+    total: int
+    ok: int
+    errors: int
+    rejected: int
+    error_rate: float
+    throughput_rps: float
+
+
+class GeneratorBlock(msgspec.Struct, frozen=True, kw_only=True):
+    """How well the generator kept to its schedule, and whether its figures can be trusted."""
+
+    achieved_rate_ratio: float | None = None
+    late_starts: LateStarts = LateStarts(0, 0)
+    saturated: bool = False
+    target_backing_up: bool = False
+    cpu_share: float | None = None
+
+
+class EngineBlock(msgspec.Struct, frozen=True, kw_only=True):
+    """What the engine reported: from /metrics (None: not available) and /v1/stats."""
+
+    max_queue_depth: float | None
+    peak_rss_mb: float | None
+    events_acked: int | None
+    events_persisted: int | None
+
+
+class Summary(msgspec.Struct, frozen=True, kw_only=True):
+    schema: str
+    run_id: str
+    started_at: str
+    status: str
+    status_detail: str = ""
+    scenario: str
+    config: str
+    target: str | None
+    profiled: bool = False
+    load: LoadBlock
+    requests: RequestFigures
+    latency_ms: Latency
+    service_time_ms: Latency
+    generator: GeneratorBlock
+    engine: EngineBlock
+    memory: MemoryBlock | None = None
+    cpu: CpuBlock | None = None
+    profiles_skipped: dict[str, str] = {}
+    invariants: dict[str, bool] = {}
+    invariant_details: dict[str, str] = {}
+    invariants_not_applicable: str | None = None
+    warnings: list[str] = []
+    thresholds: list[str] = []
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    @property
+    def broken_invariants(self) -> list[str]:
+        return [name for name, holds in self.invariants.items() if not holds]
+
+
+class Trial(msgspec.Struct, frozen=True):
+    """One trial of a comparison or gate: its summary and, when the trials ran as interleaved
+    rounds (A B, B A ...), the round it ran in (the kinds profiled, the index)."""
+
+    summary: Summary
+    round: tuple[tuple[str, ...], int] | None = None
