@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -15,8 +16,12 @@ import pytest
 
 from veltrix_bench.engine.config import load_config
 from veltrix_bench.engine.process import EngineProcess, start_engine
+from veltrix_bench.load.protocol import Line
+from veltrix_bench.load.spec import LoadSpec
+from veltrix_bench.run.generator_process import GeneratorProcess
 
 EngineFactory = Callable[..., EngineProcess]
+GeneratorFactory = Callable[[LoadSpec | str], GeneratorProcess]
 
 
 @pytest.fixture
@@ -38,6 +43,35 @@ def engine_factory(tmp_path: Path) -> Iterator[EngineFactory]:
     yield start
     for engine in started:
         engine.stop()
+
+
+@pytest.fixture
+def generator_factory(tmp_path: Path) -> Iterator[GeneratorFactory]:
+    """Start load generator processes as vbench does, from a spec (or a spec file's raw text);
+    their log is tmp_path/load.log; every one is stopped after."""
+    started: list[GeneratorProcess] = []
+
+    def start(spec: LoadSpec | str) -> GeneratorProcess:
+        spec_path = tmp_path / f"spec-{len(started)}.json"
+        spec_path.write_text(spec if isinstance(spec, str) else spec.to_json())
+        started.append(GeneratorProcess(spec_path, tmp_path / "load.log"))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.interrupt()
+        process.wait(10)
+
+
+def generator_output(
+    process: GeneratorProcess, timeout: float = 90
+) -> tuple[int | None, list[Line]]:
+    """(exit code, every protocol line) once the generator has exited."""
+    deadline = time.monotonic() + timeout
+    lines: list[Line] = []
+    while (line := process.lines.get(timeout=max(0.1, deadline - time.monotonic()))) is not None:
+        lines.append(line)
+    return process.wait(10), lines
 
 
 def http(

@@ -20,19 +20,19 @@ from typing import Any
 
 
 def keep_results_in(folder: Path) -> None:
-    """Every result this process's worker builds is also written to `folder`."""
-    from veltrix_bench.load import worker
-    from veltrix_bench.load.merge import ShareResult
+    """Every whole-run result this process's share builds is also written to `folder`."""
+    from veltrix_bench.load.messages import ShareResult
+    from veltrix_bench.load.share import LoadShare
 
-    build = worker.Worker._result_of
+    finish = LoadShare.finish_window
 
-    def build_and_keep(*args: Any) -> ShareResult:
-        result = build(*args)
+    def finish_and_keep(share: LoadShare, *args: Any) -> ShareResult:
+        result = finish(share, *args)
         (folder / f"{os.getpid()}.latency").write_bytes(result.latency)
         (folder / f"{os.getpid()}.service").write_bytes(result.service)
         return result
 
-    worker.Worker._result_of = staticmethod(build_and_keep)  # type: ignore[method-assign]
+    LoadShare.finish_window = finish_and_keep  # type: ignore[method-assign]
 
 
 def offset_wall_clock(seconds: float) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -12,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import GeneratorFactory, generator_output
 from veltrix_bench.errors import ConfigError
-from veltrix_bench.load.protocol import Error, Final, Tick, decode
+from veltrix_bench.load.protocol import Error, Final, Tick
 from veltrix_bench.load.scenario import SCENARIO_DIR, load_scenario
 from veltrix_bench.load.spec import LoadSpec
 
@@ -64,17 +63,6 @@ def test_a_scenario_naming_a_missing_locustfile_is_a_config_error(tmp_path: Path
         load_scenario(str(path))
 
 
-def _run_generator(spec: LoadSpec, tmp_path: Path) -> tuple[int, list[object]]:
-    spec_path = tmp_path / "spec.json"
-    spec_path.write_text(spec.to_json())
-    done = subprocess.run(
-        [sys.executable, "-m", "veltrix_bench.load.generator", str(spec_path)],
-        capture_output=True, text=True, timeout=90,
-    )  # fmt: skip
-    (tmp_path / "load.log").write_text(done.stderr)
-    return done.returncode, [decode(line) for line in done.stdout.splitlines() if line.strip()]
-
-
 def _spec(url: str, tmp_path: Path, **options: object) -> LoadSpec:
     spec = load_scenario("healthz").to_load_spec(
         url, tmp_path, rate=40, users=None, duration_s=2, seed=None, run_tag="byo"
@@ -85,10 +73,10 @@ def _spec(url: str, tmp_path: Path, **options: object) -> LoadSpec:
 @pytest.mark.slow
 @pytest.mark.parametrize("processes", [1, 2])
 def test_a_custom_locustfile_paced_by_the_open_model_is_recorded_exactly(
-    tiny_server: str, tmp_path: Path, processes: int
+    tiny_server: str, generator_factory: GeneratorFactory, tmp_path: Path, processes: int
 ) -> None:
     spec = _spec(tiny_server, tmp_path, processes=processes, master_port=0)
-    code, lines = _run_generator(spec, tmp_path)
+    code, lines = generator_output(generator_factory(spec))
     assert code == 0, (tmp_path / "load.log").read_text()[-3000:]
     final = lines[-1]
     assert isinstance(final, Final)
@@ -103,12 +91,11 @@ def test_a_custom_locustfile_paced_by_the_open_model_is_recorded_exactly(
 
 @pytest.mark.slow
 def test_a_locustfile_without_user_classes_fails_with_one_clear_line(
-    tiny_server: str, tmp_path: Path
+    tiny_server: str, generator_factory: GeneratorFactory, tmp_path: Path
 ) -> None:
     empty = tmp_path / "empty.py"
     empty.write_text("X = 1\n")
-    code, lines = _run_generator(
-        replace(_spec(tiny_server, tmp_path), locustfile=str(empty)), tmp_path
-    )
+    spec = replace(_spec(tiny_server, tmp_path), locustfile=str(empty))
+    code, lines = generator_output(generator_factory(spec))
     assert code == 1
     assert isinstance(lines[-1], Error) and "defines no concrete User class" in lines[-1].message

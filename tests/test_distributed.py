@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -14,19 +12,13 @@ import psutil
 import pytest
 from hdrh.log import HistogramLogReader
 
-from tests.conftest import EngineFactory
+from tests.conftest import EngineFactory, GeneratorFactory, generator_output
 from veltrix_bench.hdr import new_histogram
 from veltrix_bench.load.arrival import ArrivalSchedule, planned_slots
-from veltrix_bench.load.merge import (
-    IntervalReport,
-    ShareResult,
-    WorkerTally,
-    merge_interval,
-    merge_results,
-    merged,
-)
-from veltrix_bench.load.protocol import Error, Final, LateStarts, Line, RequestCounts, Tick, decode
-from veltrix_bench.load.recorder import LATENCY_LOG
+from veltrix_bench.load.hlog import LATENCY_LOG
+from veltrix_bench.load.merge import ShareTally, merge_interval, merge_results, merged
+from veltrix_bench.load.messages import IntervalReport, Report, ShareResult, pack, unpack
+from veltrix_bench.load.protocol import Error, Final, LateStarts, RequestCounts, Tick
 from veltrix_bench.load.scenario import load_scenario
 from veltrix_bench.load.spec import LoadSpec
 
@@ -62,10 +54,9 @@ def test_a_merged_tick_sums_the_workers_counts_and_merges_their_percentiles() ->
     for value in range(1, 301):
         latency_b.record_value(value * 1000)
         everything.record_value(value * 1000)
+    shipped = Report([IntervalReport.of(_tick(1, 100), latency_a, latency_a)])
     reports = [
-        IntervalReport.from_message(
-            IntervalReport.of(_tick(1, 100), latency_a, latency_a).to_message()
-        ),
+        *unpack(pack(shipped), Report).intervals,
         IntervalReport.of(_tick(1, 300), latency_b, latency_b),
     ]
     tick, latency, _ = merge_interval(1, reports, 400.0)
@@ -75,7 +66,7 @@ def test_a_merged_tick_sums_the_workers_counts_and_merges_their_percentiles() ->
 
 
 def test_merged_results_are_the_sums_of_the_workers_and_count_a_lost_one_by_its_seconds() -> None:
-    finished = WorkerTally("worker 0")
+    finished = ShareTally("worker 0")
     histogram = new_histogram()
     for value in (100, 200, 300):
         histogram.record_value(value)
@@ -87,8 +78,8 @@ def test_merged_results_are_the_sums_of_the_workers_and_count_a_lost_one_by_its_
         error_samples=["x"], latency=histogram.encode(), service=histogram.encode(),
         start_delay=empty, loop_lag=empty, peak_rss_mb=50.0, cpu_share=0.4,
     )  # fmt: skip
-    finished.result = ShareResult.from_message(result.to_message())
-    lost = WorkerTally("worker 1")
+    finished.result = unpack(pack(Report([], result)), Report).result
+    lost = ShareTally("worker 1")
     lost.add_interval(IntervalReport.of(_tick(1, 2), histogram, histogram))
     lost.lost = "worker 1 lost: killed"
     total = merge_results([finished, lost])
@@ -128,21 +119,6 @@ def spec_for(
     return replace(spec, master_port=0, **options)  # type: ignore[arg-type]
 
 
-def start_generator(spec: LoadSpec, tmp_path: Path) -> subprocess.Popen[str]:
-    spec_path = tmp_path / "spec.json"
-    spec_path.write_text(spec.to_json())
-    return subprocess.Popen(
-        [sys.executable, "-m", "veltrix_bench.load.generator", str(spec_path)],
-        stdout=subprocess.PIPE,
-        stderr=(tmp_path / "load.log").open("w"),
-        text=True,
-    )
-
-
-def read_lines(stdout: str) -> list[Line]:
-    return [decode(line) for line in stdout.splitlines() if line.strip()]
-
-
 def hlog_total(path: Path) -> int:
     reader = HistogramLogReader(str(path), new_histogram())
     total = new_histogram()
@@ -153,14 +129,12 @@ def hlog_total(path: Path) -> int:
 
 @pytest.mark.slow
 def test_two_local_workers_merge_to_exactly_the_sum_of_their_shares(
-    engine_factory: EngineFactory, tmp_path: Path
+    engine_factory: EngineFactory, generator_factory: GeneratorFactory, tmp_path: Path
 ) -> None:
     engine = engine_factory("tuned", world=WORLD)
     spec = spec_for(engine.url, tmp_path, rate=100, duration_s=3, processes=2)
-    generator = start_generator(spec, tmp_path)
-    stdout, _ = generator.communicate(timeout=90)
-    assert generator.returncode == 0, (tmp_path / "load.log").read_text()[-3000:]
-    lines = read_lines(stdout)
+    code, lines = generator_output(generator_factory(spec))
+    assert code == 0, (tmp_path / "load.log").read_text()[-3000:]
     final = lines[-1]
     assert isinstance(final, Final)
     ticks = [line for line in lines if isinstance(line, Tick)]
@@ -177,9 +151,9 @@ def test_two_local_workers_merge_to_exactly_the_sum_of_their_shares(
     assert sum(final.acked_by_type.values()) > 0
 
 
-def _kill_a_worker_mid_run(generator: subprocess.Popen[str], after_s: float) -> int:
+def _kill_a_worker_mid_run(master_pid: int, after_s: float) -> int:
     """SIGKILL one of the master's worker processes once the window is running."""
-    master = psutil.Process(generator.pid)
+    master = psutil.Process(master_pid)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         workers = master.children()
@@ -195,16 +169,15 @@ def _kill_a_worker_mid_run(generator: subprocess.Popen[str], after_s: float) -> 
 @pytest.mark.slow
 @pytest.mark.parametrize("on_loss", ["fail", "continue"])
 def test_a_worker_killed_mid_run_is_reported_by_name(
-    engine_factory: EngineFactory, tmp_path: Path, on_loss: str
+    engine_factory: EngineFactory, generator_factory: GeneratorFactory, tmp_path: Path, on_loss: str
 ) -> None:
     engine = engine_factory("tuned", world=WORLD)
     spec = spec_for(
         engine.url, tmp_path, rate=100, duration_s=6, processes=2, on_worker_loss=on_loss
     )
-    generator = start_generator(spec, tmp_path)
-    victim = _kill_a_worker_mid_run(generator, after_s=4.0)
-    stdout, _ = generator.communicate(timeout=90)
-    lines = read_lines(stdout)
+    generator = generator_factory(spec)
+    victim = _kill_a_worker_mid_run(generator.process.pid, after_s=4.0)
+    code, lines = generator_output(generator)
     final = lines[-1]
     assert isinstance(final, Final)
     errors = [line for line in lines if isinstance(line, Error)]
@@ -212,11 +185,11 @@ def test_a_worker_killed_mid_run_is_reported_by_name(
     assert "SIGKILL" in final.lost_workers[0]
     assert final.requests.total == sum(worker.requests.total for worker in final.workers)
     if on_loss == "fail":
-        assert generator.returncode == 1
+        assert code == 1
         assert len(errors) == 1 and f"pid {victim}" in errors[0].message
         assert final.interrupted and final.duration_s < 6
     else:
-        assert generator.returncode == 0 and not errors
+        assert code == 0 and not errors
         assert not final.interrupted and final.duration_s >= 5.9
         survivor = next(worker for worker in final.workers if worker.lost is None)
         assert survivor.requests.total > 0.4 * final.scheduled

@@ -28,8 +28,8 @@ from tests.netns import MASTER_ADDRESS, HostPair
 from veltrix_bench.engine.config import load_config
 from veltrix_bench.engine.process import EngineProcess, start_engine
 from veltrix_bench.hdr import new_histogram
-from veltrix_bench.load.recorder import LATENCY_LOG, SERVICE_LOG
 from veltrix_bench.load.scenario import load_scenario
+from veltrix_bench.rundir import RunDir
 
 pytestmark = pytest.mark.slow
 
@@ -100,11 +100,11 @@ class Run:
         return self.process.wait(RUN_TIMEOUT_S)
 
     @property
-    def run_dir(self) -> Path:
-        return Path(self.stdout.strip().splitlines()[-1])
+    def run_dir(self) -> RunDir:
+        return RunDir(Path(self.stdout.strip().splitlines()[-1]))
 
     def summary(self) -> dict[str, Any]:
-        return dict(json.loads((self.run_dir / "summary.json").read_text()))
+        return dict(json.loads(self.run_dir.summary.read_text()))
 
 
 def start_run(hosts: HostPair, engine: EngineProcess, folder: Path, *options: str) -> Run:
@@ -171,17 +171,17 @@ def assert_summary_is_the_histogram(figures: dict[str, float], histogram: HdrHis
     assert round(figures["max"] * 1000) == histogram.get_max_value()
 
 
-def assert_merged_exactly(run_dir: Path, summary: dict[str, Any]) -> list[dict[str, Any]]:
+def assert_merged_exactly(run_dir: RunDir, summary: dict[str, Any]) -> list[dict[str, Any]]:
     """From the run directory alone: the totals are the sums of the workers' shares, and the
     per-second merge in the .hlog files and the whole-run merge in summary.json (two paths
     through the master) hold the same samples. The workers' shares are returned."""
-    final = json.loads((run_dir / "run.json").read_text())["final"]
+    final = json.loads(run_dir.record.read_text())["final"]
     workers = summary["load"]["workers"]
     assert workers == final["workers"]
     for key in ("total", "ok", "errors", "rejected"):
         shares = sum(worker["requests"][key] for worker in workers)
         assert summary["requests"][key] == final["requests"][key] == shares, key
-    latency, service = logged_total(run_dir / LATENCY_LOG), logged_total(run_dir / SERVICE_LOG)
+    latency, service = logged_total(run_dir.latency_log), logged_total(run_dir.service_log)
     assert latency.get_total_count() == service.get_total_count() == summary["requests"]["total"]
     assert_summary_is_the_histogram(summary["latency_ms"], latency)
     assert_summary_is_the_histogram(summary["service_time_ms"], service)
@@ -215,26 +215,27 @@ def test_the_master_waits_for_remote_workers_and_merges_their_shares_exactly(
         assert worker.wait(30) == 0
 
     summary = run.summary()
-    shares = assert_merged_exactly(run.run_dir, summary)
-    assert summary["load"]["processes"] == 2
+    shares = summary["load"]["workers"]
+    assert summary["load"]["processes"] == len(shares) == 2
     # `ip netns exec` execs, so the pid started is the worker's own
     assert sorted(pid_in(share) for share in shares) == sorted(w.pid for w in workers)
     assert all(share["lost"] is None for share in shares)
-    assert all(summary["invariants"].values()) and summary["invariants_not_applicable"] is None
-
     # both offered their whole share in the master's window, whatever their clocks said
-    final = json.loads((run.run_dir / "run.json").read_text())["final"]
+    scheduled = json.loads(run.run_dir.record.read_text())["final"]["scheduled"]
     for share in shares:
-        assert share["requests"]["total"] >= 0.8 * final["scheduled"] / 2, share
+        assert share["requests"]["total"] >= 0.8 * scheduled / 2, (scheduled, share)
     assert summary["latency_ms"]["max"] < 2000, "a worker opened its window early"
+    assert all(summary["invariants"].values()) and summary["invariants_not_applicable"] is None
+    assert_merged_exactly(run.run_dir, summary)
 
     # each worker's own record (kept on its side) adds up to the master's merge, bucket by bucket
-    for name, log in (("latency", LATENCY_LOG), ("service", SERVICE_LOG)):
+    logs = {"latency": run.run_dir.latency_log, "service": run.run_dir.service_log}
+    for name, log in logs.items():
         recorded = new_histogram()
         for worker in workers:
             recorded.decode_and_add((keep / f"{worker.pid}.{name}").read_bytes())
         assert recorded.get_total_count() == summary["requests"]["total"]
-        assert np.array_equal(counts(recorded), counts(logged_total(run.run_dir / log))), name
+        assert np.array_equal(counts(recorded), counts(logged_total(log))), name
 
 
 @pytest.mark.parametrize(

@@ -63,33 +63,33 @@ def test_no_slot_is_handed_out_once_the_window_is_over() -> None:
 
 
 def test_slot_taken_after_it_was_due_is_late_because_of_the_in_flight_cap() -> None:
-    slot = Slot(index=0, intended_start=1.000, taken_at=1.050)
+    slot = Slot(number=0, intended_start=1.000, taken_at=1.050)
     assert late_cause(slot, woke_at=1.050, started_at=1.050, tolerance_s=0.010) is (
         LateCause.IN_FLIGHT_CAP
     )
 
 
 def test_user_waking_late_from_its_sleep_is_late_because_of_the_generator() -> None:
-    slot = Slot(index=0, intended_start=1.000, taken_at=0.500)
+    slot = Slot(number=0, intended_start=1.000, taken_at=0.500)
     assert late_cause(slot, woke_at=1.020, started_at=1.020, tolerance_s=0.010) is (
         LateCause.GENERATOR
     )
 
 
 def test_waiting_for_an_idle_player_counts_as_the_in_flight_cap() -> None:
-    slot = Slot(index=0, intended_start=1.000, taken_at=0.500)
+    slot = Slot(number=0, intended_start=1.000, taken_at=0.500)
     assert late_cause(slot, woke_at=1.001, started_at=1.200, tolerance_s=0.010) is (
         LateCause.IN_FLIGHT_CAP
     )
 
 
 def test_a_start_within_tolerance_is_on_time() -> None:
-    slot = Slot(index=0, intended_start=1.000, taken_at=1.009)
+    slot = Slot(number=0, intended_start=1.000, taken_at=1.009)
     assert late_cause(slot, woke_at=1.009, started_at=1.010, tolerance_s=0.010) is None
 
 
 def test_a_lagging_generator_loop_takes_the_blame_for_busy_users() -> None:
-    slot = Slot(index=0, intended_start=1.000, taken_at=1.050)
+    slot = Slot(number=0, intended_start=1.000, taken_at=1.050)
     cause = late_cause(slot, 1.050, 1.050, tolerance_s=0.010, loop_lag_s=0.030)
     assert cause is LateCause.GENERATOR
     cause = late_cause(slot, 1.050, 1.050, tolerance_s=0.010, loop_lag_s=0.002)
@@ -97,7 +97,7 @@ def test_a_lagging_generator_loop_takes_the_blame_for_busy_users() -> None:
 
 
 def test_users_busy_without_requests_in_flight_mean_a_saturated_generator() -> None:
-    slot = Slot(index=0, intended_start=1.000, taken_at=1.050)
+    slot = Slot(number=0, intended_start=1.000, taken_at=1.050)
     cause = late_cause(slot, 1.050, 1.050, tolerance_s=0.010, in_flight_share=0.3)
     assert cause is LateCause.GENERATOR
     cause = late_cause(slot, 1.050, 1.050, tolerance_s=0.010, in_flight_share=0.95)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -12,10 +9,10 @@ from pathlib import Path
 import pytest
 from hdrh.log import HistogramLogReader
 
-from tests.conftest import EngineFactory
+from tests.conftest import EngineFactory, GeneratorFactory, generator_output
 from veltrix_bench.hdr import new_histogram
-from veltrix_bench.load.protocol import Final, Line, Ready, Tick, decode
-from veltrix_bench.load.recorder import LATENCY_LOG, SERVICE_LOG
+from veltrix_bench.load.hlog import LATENCY_LOG, SERVICE_LOG
+from veltrix_bench.load.protocol import Final, Ready, Tick
 from veltrix_bench.load.scenario import load_scenario
 from veltrix_bench.load.spec import EVENT_TYPES, LoadSpec
 
@@ -33,17 +30,6 @@ def spec_for(url: str, out_dir: Path, *, rate: float, duration_s: float) -> Load
     return replace(spec, max_in_flight=50, world=world)
 
 
-def start_generator(spec: LoadSpec, tmp_path: Path) -> subprocess.Popen[str]:
-    spec_path = tmp_path / "spec.json"
-    spec_path.write_text(spec.to_json())
-    return subprocess.Popen(
-        [sys.executable, "-m", "veltrix_bench.load.generator", str(spec_path)],
-        stdout=subprocess.PIPE,
-        stderr=(tmp_path / "load.log").open("w"),
-        text=True,
-    )
-
-
 def hlog_total(path: Path) -> int:
     reader = HistogramLogReader(str(path), new_histogram())
     merged = new_histogram()
@@ -53,14 +39,12 @@ def hlog_total(path: Path) -> int:
 
 
 def test_a_short_open_run_reports_every_second_and_a_consistent_final(
-    engine_factory: EngineFactory, tmp_path: Path
+    engine_factory: EngineFactory, generator_factory: GeneratorFactory, tmp_path: Path
 ) -> None:
     engine = engine_factory("tuned", world=WORLD)
     spec = spec_for(engine.url, tmp_path, rate=50, duration_s=3)
-    generator = start_generator(spec, tmp_path)
-    stdout, _ = generator.communicate(timeout=60)
-    assert generator.returncode == 0
-    lines: list[Line] = [decode(text) for text in stdout.splitlines()]
+    code, lines = generator_output(generator_factory(spec))
+    assert code == 0
 
     assert isinstance(lines[0], Ready) and lines[0].users == 50
     ticks = [line for line in lines if isinstance(line, Tick)]
@@ -83,22 +67,21 @@ def test_a_short_open_run_reports_every_second_and_a_consistent_final(
 
 
 def test_sigint_stops_within_two_seconds_with_partial_results(
-    engine_factory: EngineFactory, tmp_path: Path
+    engine_factory: EngineFactory, generator_factory: GeneratorFactory, tmp_path: Path
 ) -> None:
     engine = engine_factory("tuned", world=WORLD)
     spec = spec_for(engine.url, tmp_path, rate=50, duration_s=60)
-    generator = start_generator(spec, tmp_path)
-    assert generator.stdout is not None
-    ready = decode(generator.stdout.readline())
+    generator = generator_factory(spec)
+    ready = generator.lines.get(timeout=60)
     assert isinstance(ready, Ready)
     time.sleep(1.5)
 
-    generator.send_signal(signal.SIGINT)
+    generator.interrupt()  # SIGINT
     signalled = time.monotonic()
-    stdout, _ = generator.communicate(timeout=10)
+    code, lines = generator_output(generator, timeout=10)
     assert time.monotonic() - signalled < 2.0
-    assert generator.returncode == 0
-    final = decode(stdout.splitlines()[-1])
+    assert code == 0
+    final = lines[-1]
     assert isinstance(final, Final) and final.interrupted
     assert 1.0 < final.duration_s < 5.0
     assert final.requests.total > 0
@@ -106,15 +89,13 @@ def test_sigint_stops_within_two_seconds_with_partial_results(
 
 
 def test_a_closed_run_measures_latency_as_service_time(
-    engine_factory: EngineFactory, tmp_path: Path
+    engine_factory: EngineFactory, generator_factory: GeneratorFactory, tmp_path: Path
 ) -> None:
     engine = engine_factory("tuned", world=WORLD)
     open_spec = spec_for(engine.url, tmp_path, rate=50, duration_s=2)
     spec = replace(open_spec, model="closed", stages=((2.0, 0.0),), users=5)
-    generator = start_generator(spec, tmp_path)
-    stdout, _ = generator.communicate(timeout=60)
-    assert generator.returncode == 0
-    lines = [decode(text) for text in stdout.splitlines()]
+    code, lines = generator_output(generator_factory(spec))
+    assert code == 0
     ticks = [line for line in lines if isinstance(line, Tick)]
     final = lines[-1]
     assert isinstance(final, Final)

@@ -11,15 +11,10 @@ import numpy as np
 import pytest
 from hdrh.log import HistogramLogReader
 
-from veltrix_bench.hdr import new_histogram, values_at_percentiles
+from veltrix_bench.hdr import HIGHEST_US, new_histogram, values_at_percentiles
 from veltrix_bench.load.arrival import LateCause
-from veltrix_bench.load.recorder import (
-    LATENCY_LOG,
-    SERVICE_LOG,
-    Outcome,
-    Recorder,
-    outcome_of,
-)
+from veltrix_bench.load.hlog import LATENCY_LOG, SERVICE_LOG, WindowLogs
+from veltrix_bench.load.recorder import Outcome, Recorder, _clamp_us, outcome_of, record_all
 
 # 3 significant digits: a bucket spans at most 1/1024 of its values
 HDR_RELATIVE_PRECISION = 1 / 1024
@@ -159,13 +154,14 @@ def test_tick_reports_the_second_and_starts_a_fresh_one() -> None:
     recorder.note_late(LateCause.IN_FLIGHT_CAP)
     recorder.note_late(LateCause.GENERATOR)
 
-    tick = recorder.close_interval(1.0, target_rate=200.0)
+    tick, latency, _ = recorder.close_interval(1.0, target_rate=200.0)
+    assert latency.get_total_count() == 3
     assert (tick.t, tick.requests, tick.ok, tick.in_flight) == (1.0, 3, 3, 1)
     assert (tick.late_cap, tick.late_generator, tick.target_rate) == (1, 1, 200.0)
     assert tick.p50_ms == pytest.approx(2.0, rel=HDR_RELATIVE_PRECISION)
     assert tick.service_p99_ms == pytest.approx(1.5, rel=HDR_RELATIVE_PRECISION)
 
-    empty = recorder.close_interval(2.0, target_rate=200.0)
+    empty, _, _ = recorder.close_interval(2.0, target_rate=200.0)
     assert (empty.requests, empty.late_cap) == (0, 0)
     assert empty.p50_ms is None and empty.service_p99_ms is None
     assert recorder.total.requests == 3
@@ -174,14 +170,16 @@ def test_tick_reports_the_second_and_starts_a_fresh_one() -> None:
 def test_hlog_files_read_back_with_the_same_totals(tmp_path: Path) -> None:
     recorder = Recorder()
     start_epoch = 1_700_000_000.123456
-    recorder.open_logs(tmp_path, start_epoch)
+    logs = WindowLogs(tmp_path, start_epoch)
     rng = np.random.default_rng(7)
     for second in range(1, 5):
         for value in rng.integers(100, 200_000, size=500 * second).tolist():
             recorder.record(value, value // 3, Outcome.OK)
-        recorder.close_interval(float(second), target_rate=None)
-    recorder.close_interval(4.4, target_rate=None)  # partial last interval, no requests
-    recorder.close_logs()
+        _, latency, service = recorder.close_interval(float(second), target_rate=None)
+        logs.write(latency, service, float(second))
+    _, latency, service = recorder.close_interval(4.4, target_rate=None)  # partial, empty
+    logs.write(latency, service, 4.4)
+    logs.close()
 
     for name, whole in ((LATENCY_LOG, recorder.latency), (SERVICE_LOG, recorder.service)):
         reader = HistogramLogReader(str(tmp_path / name), new_histogram())
@@ -209,3 +207,20 @@ def test_percentiles_from_one_numpy_pass_match_the_librarys_walk() -> None:
             histogram.record_value(max(1, int(rng.lognormvariate(rng.uniform(3, 14), 1.5))))
         expected = [histogram.get_value_at_percentile(p) for p in wanted]
         assert values_at_percentiles(histogram, wanted) == expected
+
+
+def test_recording_a_batch_is_exactly_recording_each_value() -> None:
+    rng = random.Random(11)
+    edges = [-5.0, 0.0, 0.49, 0.5, 1.0, 1.5, 2047.5, 2048.0, float(HIGHEST_US), 1e12]
+    powers = [float(2**k + d) for k in range(1, 32) for d in (-1, -0.5, 0, 0.5, 1)]
+    spread = [10 ** rng.uniform(-1, 9.6) for _ in range(20_000)]
+    values = edges + powers + spread
+    one_by_one, batch = new_histogram(), new_histogram()
+    for value in values:
+        one_by_one.record_value(_clamp_us(value))
+    record_all(batch, values[:7_000])
+    record_all(batch, values[7_000:])
+    assert list(batch.counts) == list(one_by_one.counts)
+    assert batch.get_total_count() == one_by_one.get_total_count() == len(values)
+    assert (batch.min_value, batch.max_value) == (one_by_one.min_value, one_by_one.max_value)
+    assert batch.encode() == one_by_one.encode()

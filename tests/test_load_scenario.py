@@ -175,7 +175,8 @@ def test_rate_and_users_together_are_a_usage_error() -> None:
 def test_the_cli_facing_modules_do_not_import_gevent_or_locust() -> None:
     code = (
         "import sys; import veltrix_bench.load.scenario, veltrix_bench.load.spec, "
-        "veltrix_bench.load.protocol, veltrix_bench.load.liveness; "
+        "veltrix_bench.load.protocol, veltrix_bench.load.liveness, veltrix_bench.load.messages, "
+        "veltrix_bench.load.merge; "
         "print(sorted(m for m in ('gevent', 'locust', 'geventhttpclient') if m in sys.modules))"
     )
     assert python_output(code) == "[]"

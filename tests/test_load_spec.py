@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import GeneratorFactory, generator_output
 from veltrix_bench.load.protocol import (
     Error,
     Final,
-    LatencySummary,
     LateStarts,
     Line,
     LoadWindow,
@@ -22,6 +20,7 @@ from veltrix_bench.load.protocol import (
     encode,
 )
 from veltrix_bench.load.spec import ActionMix, LoadSpec, WorldShape
+from veltrix_bench.models.latency import EMPTY, Latency
 
 
 def make_spec(**changes: object) -> LoadSpec:
@@ -64,8 +63,8 @@ def test_closed_model_has_no_target_rate() -> None:
 
 
 def test_every_protocol_line_decodes_to_what_was_encoded() -> None:
-    summary = LatencySummary(1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 1.5)
-    empty = LatencySummary(None, None, None, None, None, None, None)
+    summary = Latency(p50=1.0, p90=2.0, p95=3.0, p99=4.0, p999=5.0, max=6.0, mean=1.5)
+    empty = EMPTY
     lines: list[Line] = [
         Ready(started_at=1.5, users=4000),
         Tick(
@@ -113,37 +112,53 @@ def test_every_protocol_line_decodes_to_what_was_encoded() -> None:
     assert encode(lines[0]).startswith('{"kind":"ready"')
 
 
+# what the hand-written dataclass encoder wrote before the tagged union: the wire is unchanged
+WIRE_BEFORE = (
+    '{"kind":"final","interrupted":false,"load_window":{"start":1.0,"end":11.0},'
+    '"duration_s":10.0,"requests":{"total":10,"ok":8,"errors":1,"rejected":1},"scheduled":12,'
+    '"started":11,"late_starts":{"in_flight_cap":1,"generator":0},"acked_by_type":{"join":3},'
+    '"sent_by_type":{"join":4},"wins_seen":{"1:2":1},"drained":true,"unanswered":0,'
+    '"locust_p99_ms":4.0,"error_samples":["x"],'
+    '"latency_ms":{"p50":1.0,"p90":2.0,"p95":3.0,"p99":4.0,"p999":5.0,"max":6.0,"mean":1.5},'
+    '"service_time_ms":{"p50":1.0,"p90":2.0,"p95":3.0,"p99":4.0,"p999":5.0,"max":6.0,"mean":1.5},'
+    '"start_delay_ms":{"p50":1.0,"p90":2.0,"p95":3.0,"p99":4.0,"p999":5.0,"max":6.0,"mean":1.5},'
+    '"generator_cpu_share":0.25,"loop_lag_ms":{"p50":null,"p90":null,"p95":null,"p99":null,'
+    '"p999":null,"max":null,"mean":null},"generator_peak_rss_mb":0.0,"processes":2,'
+    '"workers":[{"name":"worker 0","requests":{"total":10,"ok":8,"errors":1,"rejected":1},'
+    '"late_starts":{"in_flight_cap":1,"generator":0},"lost":null}],"lost_workers":[]}',
+    '{"kind":"tick","t":1.0,"requests":5,"ok":5,"errors":0,"rejected":0,"target_rate":50.0,'
+    '"in_flight":0,"late_cap":0,"late_generator":0,"p50_ms":1.0,"p90_ms":2.0,"p99_ms":3.0,'
+    '"service_p50_ms":0.5,"service_p99_ms":0.9,"loop_lag_ms":null}',
+    '{"kind":"error","message":"boom"}',
+)
+
+
+@pytest.mark.parametrize("text", WIRE_BEFORE)
+def test_the_lines_on_the_wire_are_those_the_cli_read_before(text: str) -> None:
+    assert encode(decode(text)) == text
+
+
 def test_a_line_that_is_not_the_protocol_is_refused() -> None:
     for text in ("Traceback (most recent call last):", '{"kind": "nope"}', "[1, 2]"):
         with pytest.raises(ValueError):
             decode(text)
 
 
-def test_a_bad_spec_file_is_reported_on_the_protocol_and_exits_1(tmp_path: Path) -> None:
-    spec_path = tmp_path / "spec.json"
-    spec_path.write_text("{}")
-    done = subprocess.run(
-        [sys.executable, "-m", "veltrix_bench.load.generator", str(spec_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 1
-    line = decode(done.stdout.strip())
-    assert isinstance(line, Error) and "cannot read load spec" in line.message
+def test_a_bad_spec_file_is_reported_on_the_protocol_and_exits_1(
+    generator_factory: GeneratorFactory,
+) -> None:
+    code, lines = generator_output(generator_factory("{}"), timeout=60)
+    assert code == 1
+    assert len(lines) == 1
+    assert isinstance(lines[0], Error) and "cannot read load spec" in lines[0].message
 
 
-def test_an_unreachable_target_is_an_error_line_and_exit_1(tmp_path: Path) -> None:
-    spec_path = tmp_path / "spec.json"
+def test_an_unreachable_target_is_an_error_line_and_exit_1(
+    generator_factory: GeneratorFactory, tmp_path: Path
+) -> None:
     # port 9 (discard) on loopback: nothing listens, the connection is refused at once
-    spec_path.write_text(make_spec(target="http://127.0.0.1:9", out_dir=tmp_path).to_json())
-    done = subprocess.run(
-        [sys.executable, "-m", "veltrix_bench.load.generator", str(spec_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 1
-    line = decode(done.stdout.strip())
-    assert isinstance(line, Error)
-    assert line.message.startswith("GET http://127.0.0.1:9/v1/hunts/1 failed")
+    spec = make_spec(target="http://127.0.0.1:9", out_dir=tmp_path)
+    code, lines = generator_output(generator_factory(spec), timeout=60)
+    assert code == 1
+    assert len(lines) == 1 and isinstance(lines[0], Error)
+    assert lines[0].message.startswith("GET http://127.0.0.1:9/v1/hunts/1 failed")

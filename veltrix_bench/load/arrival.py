@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 _EPSILON = 1e-9
 
@@ -25,12 +25,15 @@ class LateCause(StrEnum):
     """A user was waiting for the slot but woke too late: the generator could not keep up."""
 
 
-@dataclass(frozen=True)
-class Slot:
-    index: int
+class Slot(NamedTuple):
+    """One intended send time, as a user took it (a named tuple: one is made per request)."""
+
+    number: int
+    """0, 1, 2, ... in the order this share hands them out."""
     intended_start: float
     """Clock time the request should be sent at."""
     taken_at: float
+    """When a free user took it: late if after the intended time (every user was busy)."""
 
 
 def slots_in_stage(duration_s: float, rate: float) -> int:
@@ -67,6 +70,7 @@ class ArrivalSchedule:
         share: tuple[int, int] = (0, 1),
     ) -> None:
         self._stages = [(float(duration), float(rate)) for duration, rate in stages]
+        self._slots = [slots_in_stage(duration, rate) for duration, rate in self._stages]
         self.start = start
         self.end = start + sum(duration for duration, _ in self._stages)
         self._stage = 0
@@ -76,20 +80,27 @@ class ArrivalSchedule:
             raise ValueError(f"share {share}: expected (k, n) with 0 <= k < n")
         self._j = self._offset
         self.taken = 0
+        self.next_start: float | None = self._find_next()
+        """The intended time the next `take` hands out, or None when none is left (read
+        once or twice per request, so an attribute kept up to date rather than a search)."""
 
     def take(self, now: float) -> Slot | None:
         """The next intended time, or None once the window is over (at `end` or all slots out)."""
-        if now >= self.end:
+        intended = self.next_start
+        if intended is None or now >= self.end:
             return None
+        slot = Slot(self.taken, intended, now)
+        self._j += self._stride
+        self.taken += 1
+        self.next_start = self._find_next()
+        return slot
+
+    def _find_next(self) -> float | None:
         while self._stage < len(self._stages):
-            duration, rate = self._stages[self._stage]
-            if self._j < slots_in_stage(duration, rate):
-                slot = Slot(self.taken, self._stage_start + self._j / rate, now)
-                self._j += self._stride
-                self.taken += 1
-                return slot
+            if self._j < self._slots[self._stage]:
+                return self._stage_start + self._j / self._stages[self._stage][1]
+            self._stage_start += self._stages[self._stage][0]
             self._stage += 1
-            self._stage_start += duration
             self._j = self._offset
         return None
 

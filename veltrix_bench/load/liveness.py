@@ -1,5 +1,7 @@
 """Check pooled keep-alive sockets without select(), which fails for descriptors >= 1024.
 
+For custom locustfiles' FastHttpUsers (vbench's own players use `connection.py`).
+
 Before reusing an idle pooled socket, geventhttpclient 2.6 asks `select.select()` whether
 it is readable (closed by the peer, or dirty). select() cannot take a descriptor of 1024
 or more: the check raises, the socket counts as dead and is closed and replaced by a new
@@ -48,4 +50,11 @@ def install() -> None:
     from geventhttpclient.connectionpool import ConnectionPool
 
     _new_poller = get_original("select", "poll")
+    # a private method (pyproject bounds geventhttpclient; tests/test_load_patches.py pins it):
+    # replacing a name that no longer exists would silently patch nothing
+    if not hasattr(ConnectionPool, "_is_socket_alive"):
+        raise RuntimeError(
+            "geventhttpclient's ConnectionPool._is_socket_alive is gone: vbench's keep-alive "
+            "check needs updating for this geventhttpclient version"
+        )
     ConnectionPool._is_socket_alive = is_socket_alive  # type: ignore[method-assign,assignment]

@@ -1,26 +1,24 @@
-"""Distributed runs: what a worker reports to the master, and how the master merges it exactly.
+"""The exact merge of what a run's shares report: one tick a second, one result at the end.
 
-Workers ship encoded HDR histograms (the same 1 µs..1 h, 3-digit layout everywhere), so a
-merge is a bucket-by-bucket sum: merged counts are the sum of the workers' counts and
+A local run has one share, a distributed one a share per worker; both go through this
+merge. Shares ship encoded HDR histograms (the same 1 µs..1 h, 3-digit layout everywhere),
+so a merge is a bucket-by-bucket sum: merged counts are the sum of the shares' counts and
 merged percentiles are those of one histogram fed every sample.
-Pure data and arithmetic (no gevent): the master, the workers and the tests import it.
+Pure data and arithmetic (no gevent).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
 from veltrix_bench.hdr import new_histogram
+from veltrix_bench.load.messages import IntervalReport, ShareResult
 from veltrix_bench.load.protocol import LateStarts, RequestCounts, Tick, WorkerShare
 from veltrix_bench.load.recorder import MAX_ERROR_SAMPLES, percentiles
-
-REPORT_KEY = "vbench"
-"""The key under which vbench rides along in Locust's worker-report ('stats') messages."""
 
 
 def merged(encoded: Iterable[bytes]) -> HdrHistogram:
@@ -29,60 +27,6 @@ def merged(encoded: Iterable[bytes]) -> HdrHistogram:
     for payload in encoded:
         histogram.decode_and_add(payload)
     return histogram
-
-
-@dataclass(frozen=True)
-class IntervalReport:
-    """One worker's second of the window: its tick and that second's histograms."""
-
-    tick: Tick
-    latency: bytes
-    service: bytes
-
-    @classmethod
-    def of(cls, tick: Tick, latency: HdrHistogram, service: HdrHistogram) -> IntervalReport:
-        return cls(tick, latency.encode(), service.encode())
-
-    def to_message(self) -> dict[str, Any]:
-        return {"tick": asdict(self.tick), "latency": self.latency, "service": self.service}
-
-    @classmethod
-    def from_message(cls, data: dict[str, Any]) -> IntervalReport:
-        return cls(Tick(**data["tick"]), bytes(data["latency"]), bytes(data["service"]))
-
-
-@dataclass(frozen=True)
-class ShareResult:
-    """A worker's whole-run result, sent once after its drain."""
-
-    interrupted: bool
-    drained: bool
-    started: int
-    unanswered: int
-    requests: RequestCounts
-    late_starts: LateStarts
-    acked_by_type: dict[str, int]
-    sent_by_type: dict[str, int]
-    wins_seen: dict[str, int]
-    error_samples: list[str]
-    latency: bytes
-    service: bytes
-    start_delay: bytes
-    loop_lag: bytes
-    peak_rss_mb: float
-    cpu_share: float
-
-    def to_message(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_message(cls, data: dict[str, Any]) -> ShareResult:
-        values = dict(data)
-        values["requests"] = RequestCounts(**values["requests"])
-        values["late_starts"] = LateStarts(**values["late_starts"])
-        for name in ("latency", "service", "start_delay", "loop_lag"):
-            values[name] = bytes(values[name])
-        return cls(**values)
 
 
 def merge_interval(
@@ -116,8 +60,9 @@ def merge_interval(
 
 
 @dataclass
-class WorkerTally:
-    """The master's running view of one worker: intervals received, then its result."""
+class ShareTally:
+    """The run's view of one share (the local one, or a worker's): intervals received, then
+    its result; a worker lost mid-run counts with the seconds it reported."""
 
     name: str
     intervals: list[IntervalReport] = field(default_factory=list)
@@ -140,8 +85,12 @@ class WorkerTally:
 
     def take_intervals(self, until_t: float | None = None) -> list[IntervalReport]:
         """Remove and return the received intervals ending at or before `until_t` (all: None)."""
-        taken = [r for r in self.intervals if until_t is None or r.tick.t <= until_t + 1e-6]
-        self.intervals = [r for r in self.intervals if r not in taken]
+        taken: list[IntervalReport] = []
+        kept: list[IntervalReport] = []
+        for report in self.intervals:
+            due = until_t is None or report.tick.t <= until_t + 1e-6
+            (taken if due else kept).append(report)
+        self.intervals = kept
         return taken
 
     def has_interval(self, t: float) -> bool:
@@ -186,7 +135,7 @@ class MergedResult:
     workers: list[WorkerShare]
 
 
-def merge_results(tallies: Sequence[WorkerTally]) -> MergedResult:
+def merge_results(tallies: Sequence[ShareTally]) -> MergedResult:
     """Exact sums over workers; a lost worker counts with the seconds it reported."""
     shares = [tally.share() for tally in tallies]
     results = [tally.result for tally in tallies if tally.result is not None]

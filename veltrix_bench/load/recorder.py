@@ -1,33 +1,30 @@
-"""Request outcomes into HDR histograms (µs, 3 significant digits), per-second ticks, hlog files.
+"""Request outcomes into HDR histograms (µs, 3 significant digits) and per-second ticks.
 
-Fed from Locust's `request` event hook (`on_request`), so any user class whose requests
-pass `context={"intended_start": <time.perf_counter() value>}` is measured from its
-intended send time (coordinated-omission corrected); without it latency equals service
-time. Requests with `context={"warm_up": True}` are ignored. Every other completed
-request is recorded whatever its outcome, as wrk2 and Locust do, and its outcome is
-counted apart (ok, error, rejected = 429).
+vbench's own players record each answer directly (`record`); the requests of a custom
+locustfile's users come through Locust's `request` event hook (`on_request`), so any
+user class whose requests pass `context={"intended_start": <time.perf_counter() value>}`
+is measured from its intended send time (coordinated-omission corrected); without it
+latency equals service time. Requests with `context={"warm_up": True}` are ignored.
+Every other completed request is recorded whatever its outcome, as wrk2 and Locust do,
+and its outcome is counted apart (ok, error, rejected = 429).
 No gevent here: it runs in the generator's single thread and is tested on its own.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from enum import StrEnum
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
-from hdrh.log import HistogramLogWriter
 
 from veltrix_bench.hdr import HIGHEST_US, LOWEST_US, new_histogram, values_at_percentiles
 from veltrix_bench.load.arrival import LateCause
-from veltrix_bench.load.protocol import LatencySummary, Tick
+from veltrix_bench.load.protocol import Tick
 
 MAX_ERROR_SAMPLES = 10
-
-LATENCY_LOG = "latency.hlog"
-SERVICE_LOG = "service.hlog"
 
 
 class Outcome(StrEnum):
@@ -45,31 +42,45 @@ def outcome_of(status_code: int, exception: object) -> Outcome:
     return Outcome.OK
 
 
-def summarize(histogram: HdrHistogram) -> LatencySummary:
-    if histogram.get_total_count() == 0:
-        return LatencySummary(None, None, None, None, None, None, None)
-    p50, p90, p95, p99, p999 = values_at_percentiles(histogram, (50, 90, 95, 99, 99.9))
-    return LatencySummary(
-        p50=_ms(p50),
-        p90=_ms(p90),
-        p95=_ms(p95),
-        p99=_ms(p99),
-        p999=_ms(p999),
-        max=_ms(histogram.get_max_value()),
-        mean=_ms(histogram.get_mean_value()),
-    )
-
-
 def _ms(microseconds: float) -> float:
     return round(microseconds / 1000.0, 3)
 
 
 def _clamp_us(value: float) -> int:
-    # comparisons rather than min/max/round: this runs for every request
+    # comparisons rather than min/max/round: this runs 50 times a second (the loop's lag)
     microseconds = int(value + 0.5)
     if microseconds < LOWEST_US:
         return LOWEST_US
     return microseconds if microseconds < HIGHEST_US else HIGHEST_US
+
+
+def record_all(histogram: HdrHistogram, values_us: Sequence[float]) -> None:
+    """What `histogram.record_value(_clamp_us(v))` does for every v, in a few numpy passes.
+
+    HdrHistogram_py records in Python (~1 µs and five calls per value); a generator records
+    three values per request. So a request appends its raw values to lists, and once per
+    interval they go in here: the same clamping, the same bucket arithmetic as the
+    library's `_counts_index_for` (a test pins the two together), one bincount.
+    """
+    if not values_us:
+        return
+    values = np.clip(np.floor(np.asarray(values_us, dtype=np.float64) + 0.5), LOWEST_US, HIGHEST_US)
+    microseconds = values.astype(np.int64)
+    # bit length of (v | sub_bucket_mask): frexp's exponent, exact for integers below 2**53
+    _, bit_length = np.frexp((microseconds | histogram.sub_bucket_mask).astype(np.float64))
+    bucket = bit_length - histogram.unit_magnitude - (histogram.sub_bucket_half_count_magnitude + 1)
+    sub_bucket = microseconds >> (bucket + histogram.unit_magnitude)
+    index = (
+        ((bucket + 1) << histogram.sub_bucket_half_count_magnitude)
+        + sub_bucket
+        - histogram.sub_bucket_half_count
+    )
+    size = histogram.counts_len
+    counts = np.ctypeslib.as_array(histogram.counts)[:size]
+    counts += np.bincount(index, minlength=size)[:size].astype(counts.dtype)
+    histogram.total_count += len(microseconds)
+    histogram.min_value = min(histogram.min_value, int(microseconds.min()))
+    histogram.max_value = max(histogram.max_value, int(microseconds.max()))
 
 
 class _Counts:
@@ -81,14 +92,11 @@ class _Counts:
         self.late_cap = 0
         self.late_generator = 0
 
-    def add(self, outcome: Outcome) -> None:
-        self.requests += 1
-        if outcome is Outcome.OK:
-            self.ok += 1
-        elif outcome is Outcome.REJECTED:
-            self.rejected += 1
-        else:
-            self.errors += 1
+    def plus(self, other: _Counts) -> _Counts:
+        total = _Counts()
+        for name in vars(total):
+            setattr(total, name, getattr(self, name) + getattr(other, name))
+        return total
 
     def add_late(self, cause: LateCause) -> None:
         if cause is LateCause.IN_FLIGHT_CAP:
@@ -97,96 +105,88 @@ class _Counts:
             self.late_generator += 1
 
 
-class IntervalLog:
-    """An HdrHistogram interval log: header with start time, then one line per interval."""
-
-    def __init__(self, path: Path, start_epoch: float, what: str) -> None:
-        start_epoch = round(start_epoch, 3)
-        self._file: IO[str] = path.open("w", encoding="utf-8")
-        self._writer = HistogramLogWriter(self._file)
-        started = datetime.fromtimestamp(start_epoch, tz=UTC).isoformat(sep=" ")
-        self._writer.output_comment(f"[vbench {what}, values in microseconds]")
-        self._writer.output_log_format_version()
-        # HistogramLogWriter.output_start_time is broken in hdrhistogram 0.10.8
-        # (datetime.iso_format): write the same line ourselves.
-        # StartTime and BaseTime must print the same digits: the reader drops intervals
-        # whose start falls before StartTime, even by a rounding error
-        self._writer.output_comment(
-            f"[StartTime: {start_epoch:f} (seconds since epoch), {started}]"
-        )
-        self._writer.output_base_time(start_epoch * 1000.0)
-        self._writer.output_legend()
-        self._file.flush()
-
-    def write(self, histogram: HdrHistogram, start_s: float, end_s: float) -> None:
-        """Log one interval; start/end are seconds relative to the start time."""
-        # the writer falls back to the histogram's own stamps when start_s is 0.0
-        histogram.set_start_time_stamp(start_s * 1000.0)
-        histogram.set_end_time_stamp(end_s * 1000.0)
-        self._writer.output_interval_histogram(
-            histogram, start_s, end_s, max_value_unit_ratio=1000.0
-        )
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-
 class Recorder:
     """Whole-run and per-second histograms and counts of one generator process."""
 
     def __init__(self) -> None:
-        # Each request goes into the interval histograms only; a closed interval is added
-        # to the whole-run ones (one C-level array add per second instead of two more
-        # record_value calls per request: the generator's own CPU is the load's ceiling).
+        # A request appends its values to the pending lists; each interval they go into the
+        # interval histograms at once (record_all), and a closed interval is added to the
+        # whole-run ones (one C-level array add): the generator's CPU is the load's ceiling.
         self._closed_latency = new_histogram()
         self._closed_service = new_histogram()
         self._interval_latency = new_histogram()
         self._interval_service = new_histogram()
-        self.total = _Counts()
+        self._pending_latency: list[float] = []
+        self._pending_service: list[float] = []
+        self._pending_start_delay: list[float] = []
+        self._closed = _Counts()
         self._interval = _Counts()
         self.started = 0
-        self.start_delay = new_histogram()
-        """Open model: actual send minus intended send time (timer precision, caps)."""
+        self._start_delay = new_histogram()
         self.loop_lag = new_histogram()
         self._interval_loop_lag_max: float | None = None
         self.error_samples: list[str] = []
-        self._logs: tuple[IntervalLog, IntervalLog] | None = None
-        self._interval_start_s = 0.0
 
     @property
     def latency(self) -> HdrHistogram:
         """Whole-run intended-time latency (closed intervals plus the open one)."""
+        self._flush()
         return _sum_of(self._closed_latency, self._interval_latency)
 
     @property
     def service(self) -> HdrHistogram:
         """Whole-run service time (closed intervals plus the open one)."""
+        self._flush()
         return _sum_of(self._closed_service, self._interval_service)
 
     @property
+    def start_delay(self) -> HdrHistogram:
+        """Open model: actual send minus intended send time (timer precision, caps)."""
+        self._flush()
+        return self._start_delay
+
+    @property
+    def total(self) -> _Counts:
+        """Whole-run counts (closed intervals plus the open one)."""
+        return self._closed.plus(self._interval)
+
+    @property
     def in_flight(self) -> int:
-        return self.started - self.total.requests
+        return self.started - self._closed.requests - self._interval.requests
 
     def note_started(self) -> None:
         self.started += 1
 
     def note_start_delay(self, delay_s: float) -> None:
-        self.start_delay.record_value(_clamp_us(delay_s * 1_000_000.0))
+        self._pending_start_delay.append(delay_s * 1_000_000.0)
 
     def note_loop_lag(self, lag_s: float) -> None:
         self.loop_lag.record_value(_clamp_us(lag_s * 1_000_000.0))
         self._interval_loop_lag_max = max(self._interval_loop_lag_max or 0.0, lag_s)
 
     def note_late(self, cause: LateCause) -> None:
-        self.total.add_late(cause)
         self._interval.add_late(cause)
 
     def record(self, latency_us: float, service_us: float, outcome: Outcome) -> None:
-        self._interval_latency.record_value(_clamp_us(latency_us))
-        self._interval_service.record_value(_clamp_us(service_us))
-        self.total.add(outcome)
-        self._interval.add(outcome)
+        self._pending_latency.append(latency_us)
+        self._pending_service.append(service_us)
+        counts = self._interval
+        counts.requests += 1
+        if outcome is Outcome.OK:
+            counts.ok += 1
+        elif outcome is Outcome.REJECTED:
+            counts.rejected += 1
+        else:
+            counts.errors += 1
+
+    def _flush(self) -> None:
+        """The pending values into the histograms."""
+        record_all(self._interval_latency, self._pending_latency)
+        record_all(self._interval_service, self._pending_service)
+        record_all(self._start_delay, self._pending_start_delay)
+        self._pending_latency.clear()
+        self._pending_service.clear()
+        self._pending_start_delay.clear()
 
     def on_request(
         self,
@@ -215,37 +215,30 @@ class Recorder:
     def _sample_error(
         self, name: str, status: int, response: Any, exception: BaseException | None
     ) -> None:
+        body = getattr(response, "content", None) or b""
+        self.sample_error(name, status, body if isinstance(body, bytes) else b"", exception)
+
+    def sample_error(
+        self, name: str, status: int, body: bytes, exception: BaseException | None
+    ) -> None:
+        """Keep a few distinct failures (`name`: what was requested) to show the user."""
+        if len(self.error_samples) >= MAX_ERROR_SAMPLES:
+            return
         if status:
-            body = getattr(response, "content", None) or b""
-            detail = body[:100].decode("utf-8", "replace") if isinstance(body, bytes) else ""
-            message = f"{name}: HTTP {status} {detail}".strip()
+            message = f"{name}: HTTP {status} {body[:100].decode('utf-8', 'replace')}".strip()
         else:
             message = f"{name}: {type(exception).__name__}: {exception}"
         message = message[:200]
         if message not in self.error_samples:
             self.error_samples.append(message)
 
-    def open_logs(self, out_dir: Path, start_epoch: float) -> None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self._logs = (
-            IntervalLog(out_dir / LATENCY_LOG, start_epoch, "latency from intended send time"),
-            IntervalLog(out_dir / SERVICE_LOG, start_epoch, "service time from actual send"),
-        )
-
-    def close_interval(self, end_s: float, target_rate: float | None) -> Tick:
-        """End the interval at `end_s` seconds into the window: log it, summarize it, reset it."""
-        return self.close_interval_keeping_histograms(end_s, target_rate)[0]
-
-    def close_interval_keeping_histograms(
+    def close_interval(
         self, end_s: float, target_rate: float | None
     ) -> tuple[Tick, HdrHistogram, HdrHistogram]:
-        """As close_interval, and hand back that interval's latency and service histograms
-        (a worker ships them to the master)."""
-        start_s = self._interval_start_s
+        """End the interval at `end_s` seconds into the window: its tick, and its latency and
+        service histograms (for the hlog files and the merge); the next interval starts empty."""
+        self._flush()
         interval_latency, interval_service = self._interval_latency, self._interval_service
-        if self._logs is not None:
-            self._logs[0].write(interval_latency, start_s, end_s)
-            self._logs[1].write(interval_service, start_s, end_s)
         _add(self._closed_latency, interval_latency)
         _add(self._closed_service, interval_service)
         counts = self._interval
@@ -275,16 +268,10 @@ class Recorder:
         # fresh histograms are cheaper than reset() (which walks every counter in Python)
         self._interval_latency = new_histogram()
         self._interval_service = new_histogram()
+        self._closed = self._closed.plus(counts)
         self._interval = _Counts()
         self._interval_loop_lag_max = None
-        self._interval_start_s = end_s
         return tick, interval_latency, interval_service
-
-    def close_logs(self) -> None:
-        if self._logs is not None:
-            for log in self._logs:
-                log.close()
-            self._logs = None
 
 
 def _sum_of(*histograms: HdrHistogram) -> HdrHistogram:

@@ -1,11 +1,16 @@
-"""The load spec: everything the generator process needs, written by the CLI as one JSON file."""
+"""The load spec: everything the generator process needs, written by the CLI as one JSON file.
+
+Frozen dataclasses (the CLI builds and `replace`s them), encoded and decoded by msgspec,
+which validates every field in the same step.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+import msgspec
 
 LoadModel = Literal["open", "closed"]
 WorkerLoss = Literal["fail", "continue"]
@@ -107,33 +112,24 @@ class LoadSpec:
         return 0.0
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data["out_dir"] = str(self.out_dir)
-        return json.dumps(data, indent=2)
+        encoded = msgspec.json.encode(self, enc_hook=encode_path)
+        return msgspec.json.format(encoded, indent=2).decode()
 
     @classmethod
-    def from_json(cls, text: str) -> LoadSpec:
-        data: dict[str, Any] = json.loads(text)
-        return cls(
-            target=data["target"],
-            model=data["model"],
-            stages=tuple((float(d), float(r)) for d, r in data["stages"]),
-            users=int(data["users"]),
-            wait_s=(float(data["wait_s"][0]), float(data["wait_s"][1])),
-            max_in_flight=int(data["max_in_flight"]),
-            late_tolerance_s=float(data["late_tolerance_s"]),
-            drain_s=float(data["drain_s"]),
-            seed=int(data["seed"]),
-            world=WorldShape(**data["world"]),
-            mix=ActionMix(**data["mix"]),
-            wrong_answer_rate=float(data["wrong_answer_rate"]),
-            out_dir=Path(data["out_dir"]),
-            run_tag=data["run_tag"],
-            locustfile=data.get("locustfile"),
-            processes=int(data.get("processes", 1)),
-            expect_workers=int(data.get("expect_workers", 0)),
-            master_bind=str(data.get("master_bind", "127.0.0.1")),
-            master_port=int(data.get("master_port", 5557)),
-            worker_timeout_s=float(data.get("worker_timeout_s", 60.0)),
-            on_worker_loss=data.get("on_worker_loss", "fail"),
-        )
+    def from_json(cls, text: str | bytes) -> LoadSpec:
+        """The spec a JSON text holds; ValueError (msgspec's) naming the field that is wrong."""
+        return msgspec.json.decode(text, type=cls, dec_hook=decode_path)
+
+
+def encode_path(value: Any) -> Any:
+    """msgspec's enc_hook for the spec's one field it cannot encode by itself."""
+    if isinstance(value, Path):
+        return str(value)
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
+def decode_path(kind: type, value: Any) -> Any:
+    """msgspec's dec_hook for the same."""
+    if kind is Path and isinstance(value, str):
+        return Path(value)
+    raise NotImplementedError(f"cannot decode {kind}")

@@ -49,14 +49,11 @@ from typing import Any
 
 from locust import User
 
-from veltrix_bench.load.users import SharedLoad, idle_until_stopped, note_start, sleep_until_slot
+from veltrix_bench.errors import RunFailed
+from veltrix_bench.load.users import SharedLoad, idle_until_stopped, next_slot, note_start
 
 _run: SharedLoad | None = None
 """The load this process is part of; one per generator process."""
-
-
-class LocustfileError(Exception):
-    """The locustfile cannot be used; the message says why in one line."""
 
 
 def take_slot() -> dict[str, Any]:
@@ -73,8 +70,8 @@ def take_slot() -> dict[str, Any]:
         if shared.window_closed.is_set():
             idle_until_stopped(shared)
         return {}
-    due = None if shared.interrupted else sleep_until_slot(shared)
-    if due is None or shared.interrupted:
+    due = next_slot(shared)
+    if due is None:
         idle_until_stopped(shared)
         raise RuntimeError("unreachable: the user is stopped while idling")
     slot, woke_at = due
@@ -92,18 +89,18 @@ def bind(shared: SharedLoad) -> None:
 def load_user_classes(path: Path, host: str) -> list[type[User]]:
     """The concrete User classes a locustfile defines, bound to `host`."""
     if not path.is_file():
-        raise LocustfileError(f"locustfile {path} not found")
+        raise RunFailed(f"locustfile {path} not found")
     module_name = f"vbench_locustfile_{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
-        raise LocustfileError(f"locustfile {path} cannot be imported")
+        raise RunFailed(f"locustfile {path} cannot be imported")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     sys.path.insert(0, str(path.parent))
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        raise LocustfileError(f"locustfile {path} failed: {type(exc).__name__}: {exc}") from None
+        raise RunFailed(f"locustfile {path} failed: {type(exc).__name__}: {exc}") from None
     finally:
         sys.path.remove(str(path.parent))
     classes = [
@@ -115,10 +112,10 @@ def load_user_classes(path: Path, host: str) -> list[type[User]]:
         and value.__module__ == module_name
     ]
     if not classes:
-        raise LocustfileError(f"locustfile {path} defines no concrete User class")
+        raise RunFailed(f"locustfile {path} defines no concrete User class")
     names = [cls.__name__ for cls in classes]
     if len(set(names)) != len(names):
-        raise LocustfileError(f"locustfile {path}: User class names must be unique ({names})")
+        raise RunFailed(f"locustfile {path}: User class names must be unique ({names})")
     for cls in classes:
         cls.host = host
     return classes

@@ -1,37 +1,43 @@
-"""Locust FastHttpUsers for the open model (slots from the arrival schedule) and the closed one.
+"""Locust users for the open model (send times from the pacer) and the closed one.
 
-Imported only inside the generator process, after gevent has monkey-patched.
+They are Locust `User`s run by Locust's runners, but each sends its player's requests on
+its own lean keep-alive connection (`connection.Connection`) and records the answer
+straight into vbench's recorder: no Locust HTTP session and no `request` event per
+request (custom locustfiles keep both). Imported only inside the generator process,
+after gevent has monkey-patched.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import gevent
+import msgspec
 from gevent.event import Event
 from gevent.lock import Semaphore
-from locust import FastHttpUser, task
+from locust import User, task
 
 from veltrix_bench.load.arrival import ArrivalSchedule, Slot, late_cause
+from veltrix_bench.load.connection import Connection
+from veltrix_bench.load.pacing import Due, Pacer
 from veltrix_bench.load.players import Action, Population
-from veltrix_bench.load.recorder import Recorder
+from veltrix_bench.load.recorder import Outcome, Recorder, outcome_of
 from veltrix_bench.load.spec import LoadSpec
 
 _PLAYER_WAIT_STEP_S = 0.1
 log = logging.getLogger("vbench.load")
 
-WARM_UP_PATH = "/healthz"
 WARM_UP_CONCURRENCY = 64
 """Connections opened at once while warming up: a burst of thousands overflows the
 target's accept backlog and costs whole seconds of SYN retransmits."""
 
 
 class SharedLoad:
-    """State every simulated user of one generator shares: players, schedule, recorder."""
+    """State every simulated user of one generator shares: players, pacer, recorder."""
 
     def __init__(self, spec: LoadSpec, population: Population | None, recorder: Recorder) -> None:
         """`population` is None when the user's own locustfile makes the traffic."""
@@ -42,7 +48,7 @@ class SharedLoad:
         self.idle_players = Semaphore(players)
         self.window_open = Event()
         self.window_closed = Event()
-        self.schedule: ArrivalSchedule | None = None
+        self._pacer: Pacer | None = None
         self.interrupted = False
         self.loop_lag_s = 0.0
         """The event loop's most recent lag, kept up to date by the generator."""
@@ -62,6 +68,11 @@ class SharedLoad:
         assert self._population is not None, "no players: a custom locustfile makes the traffic"
         return self._population
 
+    @property
+    def pacer(self) -> Pacer:
+        assert self._pacer is not None, "the open model's pacer exists once the window opens"
+        return self._pacer
+
     def expect_users(self, count: int) -> None:
         """This process runs `count` users (a worker learns its part of the total late)."""
         self.users_expected = count
@@ -69,17 +80,15 @@ class SharedLoad:
         if self.users_warm >= count:
             self.all_warm.set()
 
-    def warm_up(self, session: Any) -> None:
+    def warm_up(self, connection: Connection) -> None:
         """Open this user's connection before the window opens.
 
         Otherwise the first request of each of (up to) max_in_flight users pays a TCP
         connect inside the window, and the generator falls behind in the first seconds.
-        A bare connect does not wait on the target's HTTP latency (an overloaded target
-        answers a warm-up request as late as any other).
         """
         try:
             with self._warm_up_gate:
-                _connect_ahead(session, self.spec.target)
+                connection.connect()
         except OSError as exc:
             log.debug("warm-up connect failed: %s", exc)  # the first real request reports it
         finally:
@@ -89,7 +98,7 @@ class SharedLoad:
 
     def open_window(self, start: float, share: tuple[int, int] = (0, 1)) -> None:
         if self.spec.model == "open":
-            self.schedule = ArrivalSchedule(self.spec.stages, start, share)
+            self._pacer = Pacer(ArrivalSchedule(self.spec.stages, start, share))
         self.window_open.set()
 
     def close_window(self, interrupted: bool) -> None:
@@ -97,6 +106,8 @@ class SharedLoad:
         unless the run was interrupted."""
         self.interrupted = interrupted
         self.window_closed.set()
+        if self._pacer is not None:
+            self._pacer.close()
 
     def take_player(self) -> Action | None:
         """Block until a player is idle; None if the window closed while waiting."""
@@ -111,66 +122,29 @@ class SharedLoad:
         return action
 
 
-class _PlayerUser(FastHttpUser):
-    """Sends one player's action and hands the answer back to the population."""
-
-    abstract = True
-    shared: ClassVar[SharedLoad]
-
-    def on_start(self) -> None:
-        self.shared.warm_up(self.client)
-
-    def send(self, action: Action, intended_start: float | None) -> None:
-        shared = self.shared
-        context: dict[str, Any] = {}
-        if intended_start is not None:
-            context["intended_start"] = intended_start
-        results = None
-        shared.recorder.note_started()
-        try:
-            if action.body is not None:
-                response = self.client.post(
-                    action.path, json=action.body, name=action.name, context=context
-                )
-                if response.status_code == 200:
-                    results = _results(response)
-            else:
-                self.client.get(action.path, name=action.name, context=context)
-        finally:
-            shared.population.settle(action, results)
-            shared.idle_players.release()
-
-    def idle_until_stopped(self) -> None:
-        idle_until_stopped(self.shared)
-
-
 def idle_until_stopped(shared: SharedLoad) -> None:
     shared.window_closed.wait()
     # the runner kills users at the end; until then stay out of the way
     gevent.sleep(3600)
 
 
-def sleep_until_slot(shared: SharedLoad) -> tuple[Slot, float] | None:
-    """Take this process's next intended send time and sleep until it: (slot, woke at),
-    or None once the window is over."""
+def next_slot(shared: SharedLoad) -> Due | None:
+    """This process's next intended send time once it is due, or None once the window
+    is over (or was interrupted)."""
     shared.window_open.wait()
-    schedule = shared.schedule
-    assert schedule is not None
-    slot = schedule.take(time.perf_counter())
-    if slot is None or shared.window_closed.is_set():
+    if shared.interrupted:
         return None
-    now = time.perf_counter()
-    if slot.intended_start > now:
-        gevent.sleep(slot.intended_start - now)
-        now = time.perf_counter()
-    # a slot already due goes out at once: a sleep(0) would only add a trip through the hub
-    return slot, now
+    due = shared.pacer.next_slot()
+    return None if shared.interrupted else due
 
 
 def note_start(shared: SharedLoad, slot: Slot, woke_at: float) -> None:
     """The request for `slot` goes out now: record its delay and, if late, why."""
     started_at = time.perf_counter()
-    shared.recorder.note_start_delay(started_at - slot.intended_start)
+    delay = started_at - slot.intended_start
+    shared.recorder.note_start_delay(delay)
+    if delay <= shared.spec.late_tolerance_s:
+        return  # on time: it was taken and woken no later than it starts
     cause = late_cause(
         slot,
         woke_at,
@@ -183,8 +157,73 @@ def note_start(shared: SharedLoad, slot: Slot, woke_at: float) -> None:
         shared.recorder.note_late(cause)
 
 
+class _PlayerUser(User):
+    """Sends one player's action and hands the answer back to the population."""
+
+    abstract = True
+    shared: ClassVar[SharedLoad]
+    target: ClassVar[tuple[str, int, bool, bytes]]
+    """(host, port, tls, Host header) of the run's target."""
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        host, port, tls, self._host = self.target
+        self.connection = Connection(host, port, tls)
+
+    def on_start(self) -> None:
+        self.shared.warm_up(self.connection)
+
+    def on_stop(self) -> None:
+        self.connection.close()
+
+    def send(self, action: Action, intended_start: float | None) -> None:
+        shared = self.shared
+        recorder = shared.recorder
+        results = None
+        recorder.note_started()
+        started = time.perf_counter()
+        try:
+            failure: Exception | None = None
+            try:
+                status, body = self.connection.exchange(self._request(action))
+            except (OSError, ValueError) as exc:
+                status, body, failure = 0, b"", exc
+            done = time.perf_counter()
+            service_us = (done - started) * 1_000_000.0
+            if intended_start is None:
+                latency_us = service_us
+            else:
+                latency_us = (done - intended_start) * 1_000_000.0
+            outcome = outcome_of(status, failure)
+            recorder.record(latency_us, service_us, outcome)
+            if outcome is Outcome.ERROR:
+                recorder.sample_error(action.name, status, body, failure)
+            elif status == 200 and action.body is not None:
+                results = _results(body)
+        finally:
+            shared.population.settle(action, results)
+            shared.idle_players.release()
+
+    def _request(self, action: Action) -> bytes:
+        if action.body is None:
+            return b"%s %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (
+                action.method.encode(),
+                action.path.encode(),
+                self._host,
+            )
+        payload = _encode(action.body)
+        return b"%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n" \
+            b"Content-Length: %d\r\n\r\n%s" % (
+                action.method.encode(),
+                action.path.encode(),
+                self._host,
+                len(payload),
+                payload,
+            )  # fmt: skip
+
+
 class OpenModelUser(_PlayerUser):
-    """Takes the next intended send time, sleeps until it, then sends one player's action."""
+    """Takes the next intended send time from the pacer, then sends one player's action."""
 
     abstract = True
 
@@ -195,10 +234,10 @@ class OpenModelUser(_PlayerUser):
         once per request, on the CPU that sets the generator's ceiling."""
         shared = self.shared
         while True:
-            due = sleep_until_slot(shared)
-            action = None if due is None or shared.interrupted else shared.take_player()
+            due = next_slot(shared)
+            action = None if due is None else shared.take_player()
             if due is None or action is None:
-                self.idle_until_stopped()
+                idle_until_stopped(shared)
                 return
             slot, woke_at = due
             note_start(shared, slot, woke_at)
@@ -218,11 +257,11 @@ class ClosedModelUser(_PlayerUser):
         shared = self.shared
         shared.window_open.wait()
         if shared.window_closed.is_set():
-            self.idle_until_stopped()
+            idle_until_stopped(shared)
             return
         action = shared.take_player()
         if action is None:
-            self.idle_until_stopped()
+            idle_until_stopped(shared)
             return
         self.send(action, None)
 
@@ -231,28 +270,17 @@ class ClosedModelUser(_PlayerUser):
         return self.shared.wait_rng.uniform(low, high)
 
 
-def _connect_ahead(session: Any, target: str) -> None:
-    """Put one connected socket into the session's pool (geventhttpclient internals).
-
-    Falls back to a real, unrecorded request if those internals ever change.
-    """
-    try:
-        pool = session.client.clientpool.get_client(target)._connection_pool
-        get_socket, return_socket = pool.get_socket, pool.return_socket
-    except AttributeError:
-        session.get(WARM_UP_PATH, name="warm-up", context={"warm_up": True})
-        return
-    return_socket(get_socket())
-
-
 PLAYER_CLASS_NAME = "VeltrixPlayer"
 
 
 def user_class_for(spec: LoadSpec, shared: SharedLoad) -> type[_PlayerUser]:
     """A concrete user class bound to this run's target and shared state."""
     base: type[_PlayerUser] = OpenModelUser if spec.model == "open" else ClosedModelUser
-    # answers may legitimately take the whole window plus the drain under overload
-    timeout = max(60.0, spec.duration_s + spec.drain_s + 5.0)
+    # the URL as the target guard rebuilt it (run/target.py): urlsplit reads it as the guard
+    target = urlsplit(spec.target)
+    tls = target.scheme == "https"
+    port = target.port or (443 if tls else 80)
+    host_header = target.netloc.encode("ascii")
     return type(
         PLAYER_CLASS_NAME,
         (base,),
@@ -260,20 +288,19 @@ def user_class_for(spec: LoadSpec, shared: SharedLoad) -> type[_PlayerUser]:
             "abstract": False,
             "host": spec.target,
             "shared": shared,
-            "network_timeout": timeout,
-            "connection_timeout": 10.0,
-            "concurrency": 1,
+            "target": (target.hostname or "127.0.0.1", port, tls, host_header),
         },
     )
 
 
-def _results(response: Any) -> list[dict[str, Any]] | None:
-    # the raw content, decoded here: FastResponse.json() may run charset detection and
-    # json.loads on bytes sniffs the encoding, on every answer
-    content = response.content
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+def _results(body: bytes) -> list[dict[str, Any]] | None:
     try:
-        body = json.loads(content.decode() if isinstance(content, bytes) else content)
-    except (ValueError, TypeError):
+        answer = _decode(body)
+    except msgspec.DecodeError:
         return None
-    results = body.get("results") if isinstance(body, dict) else None
+    results = answer.get("results") if isinstance(answer, dict) else None
     return results if isinstance(results, list) else None

@@ -8,6 +8,8 @@ start time and ships each second's histograms and counts, then its whole-run res
 in Locust's worker-report messages. Logs go to stderr; exit 0 after the master's quit.
 """
 
+# gevent must patch before ssl/urllib3/requests are imported anywhere (see DESIGN.md),
+# so every other import comes after the patch.
 # ruff: noqa: E402
 from gevent import monkey
 
@@ -16,14 +18,13 @@ monkey.patch_all()
 import argparse
 import logging
 import os
-import signal
 import socket
 import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import gevent
 import locust.runners
@@ -31,14 +32,30 @@ from gevent.event import AsyncResult, Event
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from veltrix_bench.load import liveness
-from veltrix_bench.load.generator import SPARE_FILES, StopRequest, hunts_for, raise_open_file_limit
-from veltrix_bench.load.merge import REPORT_KEY, IntervalReport, ShareResult
-from veltrix_bench.load.protocol import LateStarts, RequestCounts
+from veltrix_bench.errors import RunFailed
+from veltrix_bench.load.messages import (
+    CLOSE,
+    HELLO,
+    READY,
+    SETUP,
+    WARM,
+    WINDOW,
+    Close,
+    Hello,
+    IntervalReport,
+    LocustfileSource,
+    Report,
+    Setup,
+    ShareResult,
+    Warm,
+    WindowStart,
+    WorkerReady,
+    pack,
+    unpack,
+)
+from veltrix_bench.load.process import StopRequest, hunts_for, raise_open_file_limit, start_process
 from veltrix_bench.load.share import LoadShare
 from veltrix_bench.load.spec import LoadSpec
-from veltrix_bench.load.traffic import LocustfileError
-from veltrix_bench.quietgc import QuietCollector
 
 log = logging.getLogger("vbench.worker")
 
@@ -50,10 +67,7 @@ RESULT_SENT_TIMEOUT_S = 5.0
 QUIT_TIMEOUT_S = 30.0
 KILL_USERS_TIMEOUT_S = 1.0
 
-# message types between master and workers (besides Locust's own)
-HELLO, SETUP, READY, WARM, WINDOW, CLOSE = (
-    "vbench_hello", "vbench_setup", "vbench_ready", "vbench_warm", "vbench_window", "vbench_close",
-)  # fmt: skip
+Message = TypeVar("Message")
 
 
 class Worker:
@@ -69,20 +83,20 @@ class Worker:
         self._result: ShareResult | None = None
         self.master_quit = gevent.spawn(self.runner.greenlet.join)
         """Done once Locust's master sent quit (or the connection was given up)."""
-        self.runner.register_message(SETUP, lambda msg, **_: self.setup.set(msg.data))
-        self.runner.register_message(WINDOW, lambda msg, **_: self.window.set(msg.data))
-        self.runner.register_message(CLOSE, lambda msg, **_: self.close.set(msg.data))
+        self._receive(SETUP, Setup, self.setup)
+        self._receive(WINDOW, WindowStart, self.window)
+        self._receive(CLOSE, Close, self.close)
         self.env.events.report_to_master.add_listener(self._on_report)
         self.name = f"{socket.gethostname()} pid {os.getpid()}"
         # only now can the master's answer be handled: ask for the setup
-        self.runner.send_message(HELLO, {"pid": os.getpid(), "name": self.name})
+        self.runner.send_message(HELLO, pack(Hello(os.getpid(), self.name)))
+
+    def _receive(self, kind: str, message: type[Message], into: AsyncResult) -> None:
+        self.runner.register_message(kind, lambda msg, **_: into.set(unpack(msg.data, message)))
 
     def _on_report(self, client_id: str, data: dict[str, Any]) -> None:
         """Ride along in Locust's periodic worker report: new intervals, then the result."""
-        data[REPORT_KEY] = {
-            "intervals": [report.to_message() for report in self._intervals],
-            "result": self._result.to_message() if self._result else None,
-        }
+        data.update(pack(Report(self._intervals, self._result)))
         self._intervals = []
         if self._result is not None:
             self.result_sent.set()
@@ -92,45 +106,38 @@ class Worker:
         return result.value if result.ready() else None
 
     def run(self) -> int:
-        setup = self._wait(self.setup, SETUP_TIMEOUT_S)
+        setup: Setup | None = self._wait(self.setup, SETUP_TIMEOUT_S)
         if setup is None:
             log.error("no setup from the master")
             return 1
-        spec = LoadSpec.from_json(setup["spec"])
-        index, shares = int(setup["index"]), int(setup["shares"])
-        self.name = f"worker {index} ({self.name})"
-        spec = self._materialize_locustfile(spec, setup.get("locustfile"))
-        raise_open_file_limit(
-            (spec.max_in_flight if spec.model == "open" else spec.users) // shares + SPARE_FILES
-        )
+        self.name = f"worker {setup.index} ({self.name})"
+        spec = self._materialize_locustfile(setup.spec, setup.locustfile)
+        raise_open_file_limit(spec, setup.shares)
         hunts = hunts_for(spec, self.stop)
         try:
             if isinstance(hunts, str):
-                raise LocustfileError(hunts)
-            load = LoadShare(spec, hunts, (index, shares))
-        except (LocustfileError, ValueError) as exc:
-            self.runner.send_message(READY, {"index": index, "error": str(exc)})
+                raise RunFailed(hunts)
+            load = LoadShare(spec, hunts, (setup.index, setup.shares))
+        except (RunFailed, ValueError) as exc:
+            self.runner.send_message(READY, pack(WorkerReady(setup.index, self.name, str(exc))))
             self._wait(self.close, QUIT_TIMEOUT_S)
             return 1
         load.attach(self.env)
-        self.runner.send_message(READY, {"index": index, "name": self.name})
+        self.runner.send_message(READY, pack(WorkerReady(setup.index, self.name)))
         try:
-            self._run_window(load, index)
+            self._run_window(load, setup.index)
         finally:
             self.runner.user_greenlets.kill(block=True, timeout=KILL_USERS_TIMEOUT_S)
         # Locust's master sends quit when the run is over; it kills the runner's greenlets
         gevent.wait([self.master_quit, self.stop.event], count=1, timeout=QUIT_TIMEOUT_S)
         return 0
 
-    def _materialize_locustfile(
-        self, spec: LoadSpec, locustfile: dict[str, str] | None
-    ) -> LoadSpec:
+    def _materialize_locustfile(self, spec: LoadSpec, source: LocustfileSource | None) -> LoadSpec:
         """The master sends the file's source: import this copy, not a path of its machine."""
-        if locustfile is None:
+        if source is None:
             return spec
-        folder = Path(tempfile.mkdtemp(prefix="vbench-locustfile-"))
-        path = folder / locustfile["name"]
-        path.write_text(locustfile["source"], encoding="utf-8")
+        path = Path(tempfile.mkdtemp(prefix="vbench-locustfile-")) / source.name
+        path.write_text(source.source, encoding="utf-8")
         return replace(spec, locustfile=str(path))
 
     def _run_window(self, load: LoadShare, index: int) -> None:
@@ -142,62 +149,17 @@ class Worker:
             gevent.sleep(0.05)
         shared.expect_users(self.runner.user_count)
         gevent.wait([shared.all_warm, self.stop.event, self.close], count=1, timeout=WARM_UP_S)
-        self.runner.send_message(WARM, {"index": index, "users": self.runner.user_count})
-        window = self._wait(self.window, SETUP_TIMEOUT_S)
-        ticker = None
+        self.runner.send_message(WARM, pack(Warm(index, self.runner.user_count)))
+        window: WindowStart | None = self._wait(self.window, SETUP_TIMEOUT_S)
         if window is not None and not self.close.ready():
-            start_perf = time.perf_counter() + float(window["opens_in_s"])
-            load.open_window(start_perf)
-            ticker = gevent.spawn(self._tick_every_second, load)
-        close = self._wait(self.close, load.spec.duration_s + SETUP_TIMEOUT_S)
-        interrupted = self.stop.requested or bool(close and close.get("interrupted"))
-        load.close_window(interrupted)
-        stop_drain = Event()
-        if interrupted:
-            stop_drain.set()
-        drained = load.drain(stop_drain)
-        if ticker is not None:
-            ticker.kill()
-        load.stop_canary()
-        if load.window_start_perf:
-            self._intervals.append(IntervalReport.of(*load.close_interval(load.elapsed_s())))
-        self._result = self._result_of(load, interrupted, drained)
+            load.open_window(time.perf_counter() + window.opens_in_s, self._ship)
+        close: Close | None = self._wait(self.close, load.spec.duration_s + SETUP_TIMEOUT_S)
+        interrupted = self.stop.requested or bool(close and close.interrupted)
+        self._result = load.finish_window(interrupted, self.stop.event, self._ship)
         self.result_sent.wait(timeout=RESULT_SENT_TIMEOUT_S)
 
-    def _tick_every_second(self, load: LoadShare) -> None:
-        second = 1
-        while True:
-            gevent.sleep(max(0.0, load.window_start_perf + second - time.perf_counter()))
-            self._intervals.append(IntervalReport.of(*load.close_interval(second)))
-            second += 1
-
-    @staticmethod
-    def _result_of(load: LoadShare, interrupted: bool, drained: bool) -> ShareResult:
-        recorder = load.recorder
-        acked, sent, wins = load.ledger()
-        return ShareResult(
-            interrupted=interrupted,
-            drained=drained,
-            started=recorder.started,
-            unanswered=recorder.in_flight,
-            requests=RequestCounts(
-                recorder.total.requests,
-                recorder.total.ok,
-                recorder.total.errors,
-                recorder.total.rejected,
-            ),  # fmt: skip
-            late_starts=LateStarts(recorder.total.late_cap, recorder.total.late_generator),
-            acked_by_type=acked,
-            sent_by_type=sent,
-            wins_seen=wins,
-            error_samples=list(recorder.error_samples),
-            latency=recorder.latency.encode(),
-            service=recorder.service.encode(),
-            start_delay=recorder.start_delay.encode(),
-            loop_lag=recorder.loop_lag.encode(),
-            peak_rss_mb=QuietCollector.peak_rss_mb(),
-            cpu_share=round(load.cpu_share(), 3),
-        )
+    def _ship(self, report: IntervalReport) -> None:
+        self._intervals.append(report)
 
 
 def _connect(host: str, port: int, stop: StopRequest) -> Worker | None:
@@ -219,21 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m veltrix_bench.load.worker")
     parser.add_argument("--master", required=True, help="HOST:PORT of the vbench master")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO,
-        format="[%(asctime)s] %(levelname)s %(name)s: %(message)s",
-    )
+    stop = start_process()
     try:
         host, port = parse_master(args.master)
     except ValueError as exc:
         log.error("%s", exc)
         return 2
+    # a private name of Locust's (tests/test_load_patches.py pins it; pyproject bounds it)
     locust.runners.WORKER_REPORT_INTERVAL = REPORT_INTERVAL_S
-    liveness.install()
-    stop = StopRequest()
-    gevent.signal_handler(signal.SIGINT, stop)
-    gevent.signal_handler(signal.SIGTERM, stop)
     log.info("connecting to the master at %s:%d", host, port)
     # Locust retries for five minutes without a look at signals: connect in a greenlet, so
     # Ctrl-C or SIGTERM still ends a worker whose master never answers
