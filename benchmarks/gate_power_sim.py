@@ -9,20 +9,25 @@ results of `gate_power.py` and `compare_aa.py`, see `--calibrate`):
 - a request's latency is a body (a floor plus a lognormal: the batch wait and the work) plus,
   when it arrives during a stall of the event loop, the rest of the stall (stalls come at
   random times, lognormal lengths: WAL checkpoints, collections, the OS);
-- each trial's latencies are scaled by the round's drift (shared by both trials of a round), by
-  noise of the trial alone, and, in a few trials, by an odd event: a long stall (the 8 requests
-  at 20-49 ms of `checkpoint_spike.md`) or a slow phase of a second and a half;
+- each trial's latencies are scaled by the round's drift (shared by both trials of a round) and
+  by noise of the trial alone (a fresh engine process each time); odd events come at random
+  times, about one per 125 s of load: a long stall (like the 8 requests at 20-49 ms of
+  `checkpoint_spike.md`) or a slow phase of a second and a half;
 - the regression adds a delay to every request, the same for the whole gate up to a spread per
   gate and per trial (the 3 ms delay's measured ratios varied more than the A/A ones);
 - a trial costs its window, its warm-up and an overhead (engine and generator start, drain,
   reports: ~3.8 s per trial measured, 141 s for 16 trials of 5 s).
+The three MODELS fit those figures equally well with the noise in different places (the p99's
+own sampling noise, a floor per trial, stalls in time); SENSITIVITY varies the first one.
 
     nice python benchmarks/gate_power_sim.py --calibrate          # the smoke figures it mimics
-    nice python benchmarks/gate_power_sim.py --gates 1000         # statistics x designs
+    nice python benchmarks/gate_power_sim.py                      # statistics x designs x models
+    nice python benchmarks/gate_power_sim.py --sensitivity --designs 1000x3x12
     nice python benchmarks/gate_power_sim.py --hlogs DIR          # real trials: what to calibrate
 
-The figures it prints are simulated: they rank statistics and designs under stated
-assumptions; the gate's real figures come from `gate_power.py` on a quiet machine.
+The defaults take ~6 minutes of one core. The figures it prints are simulated: they rank
+statistics and designs under stated assumptions; the gate's real figures come from
+`gate_power.py` on a quiet machine.
 """
 
 from __future__ import annotations
@@ -230,6 +235,28 @@ def hodges_lehmann(gate: Gate, confidence: float = 0.95) -> Interval:
     return None if found is None else (found.ratio, found.low, found.high)
 
 
+def crossover_one_sided(gate: Gate) -> Interval:
+    """Crossover Hodges-Lehmann, one-sided 95% bound: whatever running second in a round does is
+    taken out (Koch, 1972). Rounds alternate A B, B A; if the second trial runs slower, that adds
+    to the log ratios of the rounds where the candidate ran second and takes from the others, so
+    the mean of one round of each order cancels it: the estimate is the median of such means, the
+    interval the exact rank-sum interval of the shift between the two orders' log ratios, halved.
+    """
+    logs = np.log(gate.p99s(gate.candidate) / gate.p99s(gate.baseline))
+    later, earlier = logs[0::2], -logs[1::2]  # round 1 runs A B: the candidate second
+    if min(len(later), len(earlier)) < 4:  # 3 and 3: the smallest two-sided p-value is 0.1
+        return None
+    differences = later[:, None] - earlier[None, :]  # twice the effect, the order's part gone
+    shifts = np.unique(differences)
+    between = (shifts[:-1] + shifts[1:]) / 2
+    p_values = stats.mannwhitneyu(
+        later[None, :] - between[:, None], earlier[None, :], axis=1, method="auto"
+    ).pvalue
+    kept = np.flatnonzero(p_values > 1 - paired.ONE_SIDED_95)
+    low, high = shifts[kept[0]] / 2, shifts[kept[-1] + 1] / 2
+    return math.exp(np.median(differences) / 2), math.exp(low), math.exp(high)
+
+
 def hodges_lehmann_one_sided(gate: Gate) -> Interval:
     """The same, its lower end a one-sided 95% bound (the two-sided 90% interval's)."""
     return hodges_lehmann(gate, 0.90)
@@ -320,13 +347,15 @@ STATISTICS: dict[str, Callable[[Gate], Interval]] = {
     "mean + t": mean_t,
     "Hodges-Lehmann + signed-rank": hodges_lehmann,
     "HL, one-sided 95% bound": hodges_lehmann_one_sided,
+    "crossover HL, one-sided 95% bound": crossover_one_sided,
     "median + sign-test interval": sign_median,
     "pooled p99 + round bootstrap": pooled_bootstrap,
     "pooled p99 + BCa": pooled_bca,
     "hierarchical bootstrap": hierarchical_bootstrap,
 }
 CHEAP = ("median + bootstrap (today)", "mean + t", "Hodges-Lehmann + signed-rank",
-         "HL, one-sided 95% bound", "median + sign-test interval")  # fmt: skip
+         "HL, one-sided 95% bound", "crossover HL, one-sided 95% bound",
+         "median + sign-test interval")  # fmt: skip
 
 
 # --- experiments -----------------------------------------------------------------------------
@@ -483,9 +512,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--sensitivity", action="store_true", help="the first model, varied")
     parser.add_argument(
-        "--designs", nargs="*", default=["200x5x8", "1000x5x8", "1000x4x10", "1000x3+1x10",
-                                         "1000x3x12", "2000x3x12"],
-        help="RATExWINDOW[+WARMUP]xROUNDS",
+        "--designs", nargs="*", default=["200x5x8", "1000x5x8", "1000x4x10", "1000x2+1x12",
+                                         "1000x3x12", "2000x2x14", "1000x3x16@2"],
+        help="RATExWINDOW[+WARMUP]xROUNDS[@OVERHEAD]: 200x5x8 is today's smoke gate",
     )  # fmt: skip
     parser.add_argument("--statistics", nargs="*", default=list(CHEAP), choices=list(STATISTICS))
     args = parser.parse_args()

@@ -32,34 +32,41 @@ def _gate(ratio: float, odd_side: str | None) -> list[tuple[float, float]]:
     return pairs
 
 
+@pytest.mark.parametrize("confidence", [0.95, ONE_SIDED_95])
 @pytest.mark.parametrize("odd_side", ["baseline", "candidate"])
-def test_a_quarter_slower_p99_is_called_despite_one_odd_round(odd_side: str) -> None:
+def test_a_quarter_slower_p99_is_called_despite_one_odd_round(
+    odd_side: str, confidence: float
+) -> None:
     """An odd baseline trial makes its round look faster (ratio 0.78): the harmful case."""
-    found = paired_ratio(_gate(1.25, odd_side))
+    found = paired_ratio(_gate(1.25, odd_side), confidence)
     assert found is not None
     assert found.ratio == pytest.approx(1.25, abs=0.02)
     assert found.low > 1.10  # wholly beyond a 10% bound: a regression
 
 
+@pytest.mark.parametrize("confidence", [0.95, ONE_SIDED_95])
 @pytest.mark.parametrize("odd_side", ["baseline", "candidate"])
-def test_the_same_odd_round_in_an_aa_gate_is_not_called(odd_side: str) -> None:
+def test_the_same_odd_round_in_an_aa_gate_is_not_called(odd_side: str, confidence: float) -> None:
     """An odd candidate trial makes its round look 1.6x slower: the harmful case."""
-    found = paired_ratio(_gate(1.0, odd_side))
+    found = paired_ratio(_gate(1.0, odd_side), confidence)
     assert found is not None
     assert found.ratio == pytest.approx(1.0, abs=0.02)
     assert found.low < 1.0 < found.high < 1.10
 
 
+@pytest.mark.parametrize("confidence", [0.95, ONE_SIDED_95])
 @pytest.mark.parametrize("rounds", range(MIN_ROUNDS, 21))
-def test_twelve_rounds_are_the_fewest_whose_interval_one_odd_round_cannot_end(rounds: int) -> None:
-    """The odd round's Walsh averages (one with each round) sit at one end of all of them; the
-    interval leaves out as many at each end from 12 rounds on (13 of 78), never before (10 of
-    66 for 11). An odd round as extreme as can be: the candidate 100 times as fast."""
+def test_from_enough_rounds_one_odd_round_cannot_end_the_interval(
+    confidence: float, rounds: int
+) -> None:
+    """The odd round's Walsh averages (one with each round) all sit at one end; the interval
+    leaves out as many from 12 rounds on at 95% (13 of 78), from 10 on at 90% (10 of 55). The
+    odd round as extreme as can be: the candidate 100 times as fast in it."""
     pairs = [(10.0, 12.5 * w) for w in (WOBBLE * 2)[:rounds]]
     pairs[0] = (10.0, 0.125)
-    found = paired_ratio(pairs)
+    found = paired_ratio(pairs, confidence)
     assert found is not None
-    assert (found.low > 1.10) == (rounds >= ROUNDS_ONE_ODD_CANNOT_END == 12)
+    assert (found.low > 1.10) == (rounds >= ROUNDS_ONE_ODD_CANNOT_END[confidence])
 
 
 @pytest.mark.parametrize(

@@ -15,18 +15,19 @@ ONE_SIDED_95 = 0.90
 """The confidence to ask for when only one end matters: a gate asks whether the candidate is slower
 by more than its bound, and the lower end of the two-sided 90% interval is a one-sided 95% bound.
 It spends the 5% error where it matters (a ratio right at the bound), where the lower end of a 95%
-interval spends 2.5% and loses power: simulated, 1.10x caught at a 5% bound in 75% of gates
-against 60% (benchmarks/gate_power_sim.py, 12 rounds of 1,000/s for 3 s)."""
+interval spends 2.5% and loses power: simulated, a 1.10x p99 caught at a 5% bound in ~74% of gates
+against ~61% (benchmarks/gate_power_sim.py, model 'sampling', 12 rounds of 1,000/s for 3 s)."""
 
 MIN_ROUNDS = 6
 """The fewest paired rounds with a 95% signed-rank interval: with 5 the smallest two-sided p-value
 of the exact test is 2/2^5 = 0.0625, so no ratio can be excluded and the interval is unbounded."""
 
 
-ROUNDS_ONE_ODD_CANNOT_END = 12
+ROUNDS_ONE_ODD_CANNOT_END = {CONFIDENCE: 12, ONE_SIDED_95: 10}
 """An odd round (a trial that hit a long stall) makes one Walsh average with every round, all at
-one end; the 95% interval leaves out 13 Walsh averages at each end of 12 rounds' 78 (10 of 11
-rounds' 66), so from 12 rounds on the odd round cannot be an end of it, however far out it is."""
+one end. The 95% interval leaves out 13 Walsh averages at each end of 12 rounds' 78 (10 of 11
+rounds' 66), the 90% one 10 of 10 rounds' 55 (8 of 9 rounds' 45): from that many rounds on, the
+odd round cannot be an end of the interval, however far out it lies."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,9 @@ def paired_ratio(
     the interval is every ratio the two-sided signed-rank test at 1 - `confidence` does not
     reject, and covers the true ratio at least that often when rounds are independent and their
     noise symmetric. Compared with a percentile bootstrap of the median of per-round ratios: the
-    coverage is exact rather than short (the bootstrap's 95% covered ~91-93% with 8 rounds in
-    benchmarks/gate_power_sim.py), and from ROUNDS_ONE_ODD_CANNOT_END rounds on, one odd round
-    cannot carry an end of the interval, however far out it lies.
+    coverage is exact rather than short (with 8 rounds the bootstrap's 95% interval lay wholly
+    above 1 in 3-6% of simulated A/A gates, not 2.5%: benchmarks/gate_power_sim.py), and from
+    ROUNDS_ONE_ODD_CANNOT_END rounds on one odd round cannot carry an end of the interval.
     """
     logs = _log_ratios(pairs)
     if len(logs) < MIN_ROUNDS:
