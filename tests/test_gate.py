@@ -12,10 +12,12 @@ from typer.testing import CliRunner
 
 from tests.summaries import summary_of
 from veltrix_bench.analysis.checks import CheckError, parse_check
+from veltrix_bench.analysis.compare import PAIRED
 from veltrix_bench.analysis.gate import regression_checks, threshold_checks
+from veltrix_bench.analysis.paired import ONE_SIDED_95, paired_ratio
 from veltrix_bench.cli import app
 from veltrix_bench.models.documents import document_text
-from veltrix_bench.models.gate import GateResult
+from veltrix_bench.models.gate import GateResult, RegressionCheck
 from veltrix_bench.models.summary import Summary, Trial
 from veltrix_bench.report import publish_gate
 from veltrix_bench.report.junit import render as junit_xml
@@ -98,41 +100,97 @@ def test_a_metric_missing_from_the_summary_fails_rather_than_passing() -> None:
     assert result.passed is False and "not in this summary" in result.detail
 
 
-BASE = [40.1, 41.0, 39.5, 40.6, 40.2]
+# Twelve rounds' p99 (ms): whole rounds drift together, the sides of a round differ by a few %.
+BASE = [40.1, 37.0, 45.9, 39.2, 36.0, 42.0, 43.4, 38.1, 40.9, 46.6, 38.8, 41.3]
+WOBBLE = [1.03, 0.97, 1.01, 0.96, 1.04, 1.00, 0.98, 1.02, 0.99, 1.05, 0.985, 1.015]
+ODD = 3  # the round in which one trial hit a long stall: its p99 1.6 times as high
 
 
-def trials(p99s: list[float]) -> list[Trial]:
-    return [Trial(summary(p99=v)) for v in p99s]
+def trials(p99s: list[float], total: int = 10_000) -> list[Trial]:
+    """Trials of interleaved rounds 0, 1, ... with enough requests beyond p99 to judge it."""
+    return [Trial(summary(p99=v, requests={"total": total}), ((), i)) for i, v in enumerate(p99s)]
 
 
-def test_no_regression_is_called_inside_the_noise() -> None:
-    same = [40.4, 39.8, 41.2, 40.0, 40.9]
-    (check,) = regression_checks(trials(BASE), trials(same), {"p99": 0.10})
+def candidate(ratio: float, odd: str | None = None) -> tuple[list[float], list[float]]:
+    base = list(BASE)
+    cand = [b * ratio * w for b, w in zip(BASE, WOBBLE, strict=True)]
+    if odd == "baseline":
+        base[ODD] *= 1.6
+    elif odd == "candidate":
+        cand[ODD] *= 1.6
+    return base, cand
+
+
+def gate(ratio: float, bound: float, odd: str | None = None) -> RegressionCheck:
+    base, cand = candidate(ratio, odd)
+    (check,) = regression_checks(trials(base), trials(cand), {"p99": bound})
+    return check
+
+
+@pytest.mark.parametrize("odd", [None, "baseline", "candidate"])
+def test_a_quarter_slower_p99_fails_the_gate_despite_one_odd_round(odd: str | None) -> None:
+    check = gate(1.25, 0.10, odd)
+    assert not check.passed and check.evidence.verdict == "worse"
+    assert check.evidence.ratio == pytest.approx(1.25, abs=0.02)
+    assert check.evidence.ci_low is not None and check.evidence.ci_low > 1.10
+
+
+@pytest.mark.parametrize("odd", [None, "baseline", "candidate"])
+def test_the_same_odd_round_in_an_aa_gate_passes_at_a_5_percent_bound(odd: str | None) -> None:
+    check = gate(1.0, 0.05, odd)
     assert check.passed and check.evidence.verdict == "no difference called"
 
 
-def test_a_30_percent_rise_is_a_regression_with_its_evidence() -> None:
-    slower = [v * 1.3 for v in BASE]
-    (check,) = regression_checks(trials(BASE), trials(slower), {"p99": 0.10})
-    assert not check.passed
-    assert check.evidence.ci_low > 1.10 and check.evidence.ratio == pytest.approx(1.3, 0.01)
-    assert "95% CI" in check.message and "5+5 trials" in check.message
+def test_the_gate_judges_by_the_one_sided_95_percent_bound_and_says_so() -> None:
+    check = gate(1.25, 0.10)
+    base, cand = candidate(1.25)
+    bound = paired_ratio(list(zip(base, cand, strict=True)), ONE_SIDED_95)
+    assert bound is not None
+    evidence = check.evidence
+    assert (evidence.ratio, evidence.ci_low, evidence.ci_high) == (
+        bound.ratio, bound.low, bound.high,
+    )  # fmt: skip
+    assert evidence.method == PAIRED and evidence.confidence == ONE_SIDED_95
+    assert evidence.pairs == list(zip(base, cand, strict=True)) and evidence.paired_rounds == 12
+    assert "one-sided 95% bound" in check.message and "12 paired rounds" in check.message
+    assert "the bound is beyond it" in check.message and "warning" not in check.message
+
+
+def test_fewer_rounds_than_one_odd_round_cannot_end_are_warned_of() -> None:
+    base, cand = candidate(1.25)
+    (check,) = regression_checks(trials(base[:8]), trials(cand[:8]), {"p99": 0.10})
+    assert check.evidence.paired_rounds == 8
+    assert "warning: with fewer than 10 paired rounds one odd round" in check.message
 
 
 def test_a_rise_within_the_allowed_bound_passes() -> None:
-    slightly = [v * 1.03 for v in BASE]
-    (check,) = regression_checks(trials(BASE), trials(slightly), {"p99": 0.10})
-    assert check.passed
+    assert gate(1.03, 0.10).passed
 
 
 def test_an_improvement_is_not_a_regression() -> None:
-    (check,) = regression_checks(trials(BASE), trials([v / 2 for v in BASE]), {"p99": 0.10})
-    assert check.passed
+    assert gate(0.5, 0.10).passed
 
 
-def test_too_few_trials_cannot_pass() -> None:
-    (check,) = regression_checks(trials(BASE[:1]), trials(BASE[:1]), {"p99": 0.10})
-    assert not check.passed and "cannot be judged" in check.message
+def test_too_few_rounds_fail_as_insufficient_data() -> None:
+    base, cand = candidate(1.0)
+    (check,) = regression_checks(trials(base[:5]), trials(cand[:5]), {"p99": 0.10})
+    assert not check.passed and check.evidence.verdict == "insufficient data"
+    assert "insufficient data: 5 paired rounds" in check.message
+
+
+def test_trials_that_are_not_paired_rounds_fail_as_insufficient_data() -> None:
+    """Finished runs without rounds: however many, and however clear the rise, no verdict."""
+    base, cand = candidate(2.0)
+    unpaired = [[Trial(t.summary) for t in trials(side)] for side in (base, cand)]
+    (check,) = regression_checks(unpaired[0], unpaired[1], {"p99": 0.10})
+    assert not check.passed and check.evidence.verdict == "insufficient data"
+    assert "did not run as paired rounds" in check.message and check.evidence.pairs == []
+
+
+def test_a_thin_tail_fails_before_the_rounds_are_counted() -> None:
+    base, cand = candidate(1.0)
+    (check,) = regression_checks(trials(base, 500), trials(cand, 500), {"p99": 0.10})
+    assert not check.passed and "5 requests beyond it" in check.message
 
 
 def gate_result() -> GateResult:

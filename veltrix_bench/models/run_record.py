@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from veltrix_bench.models.engine_stats import StatsAnswer, events_between
 from veltrix_bench.models.generator import GeneratorReport
 from veltrix_bench.models.profiles import CpuBlock, MemoryBlock
+from veltrix_bench.models.summary import TrialPlace
 
 RUNNING = "running"
 COMPLETE = "complete"
@@ -51,6 +53,7 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     invariants_not_applicable: str | None = None
     warnings: list[str] = []
     thresholds: list[str] = []
+    interleaved: TrialPlace | UnsetType = UNSET
 
     def events_acked(self) -> int | None:
         """Events the engine acknowledged during the load window (None: not known)."""

@@ -28,7 +28,7 @@ from veltrix_bench.models.engine_stats import StatsAnswer, events_between, shape
 from veltrix_bench.models.generator import GeneratorReport
 from veltrix_bench.models.profiles import ProfileBlocks
 from veltrix_bench.models.run_record import PlannedLoad, RunRecord
-from veltrix_bench.models.summary import Summary
+from veltrix_bench.models.summary import Summary, TrialPlace
 from veltrix_bench.profile import ProfileSession
 from veltrix_bench.report import write_reports
 from veltrix_bench.run.engine_launch import EngineCommand, launch_engine, write_side_config
@@ -68,6 +68,7 @@ class RunOptions:
     engine: EngineCommand | None = None  # None: the embedded reference engine
     engine_timeout_s: float = READY_TIMEOUT_S  # for its ready line
     native: bool = False  # py-spy samples C frames too
+    place: TrialPlace | None = None  # an interleaved trial's round, position and side
 
 
 @dataclass(frozen=True)
@@ -424,6 +425,7 @@ class _Run:
             memory=profiles.memory if profiles else None,
             cpu=profiles.cpu if profiles else None,
             profiles_skipped=profiles.profiles_skipped if profiles else {},
+            interleaved=self.options.place if self.options.place is not None else msgspec.UNSET,
         )
 
     def _write_record(self) -> RunRecord:
