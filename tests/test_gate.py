@@ -245,3 +245,49 @@ def test_gate_command_exit_codes(tmp_path: Path) -> None:
 def test_gate_on_a_failed_run_exits_3(tmp_path: Path) -> None:
     run_dir = write_run(tmp_path, status="engine_died")
     assert CliRunner().invoke(app, ["gate", str(run_dir)]).exit_code == 3
+
+
+def finished_gate(tmp_path: Path, name: str, ratio: float) -> Path:
+    """A gate directory as `vbench gate` leaves it: gate.json, and trials/ whose summaries say
+    their round, position and side (the sides swap places every round)."""
+    gate_dir = tmp_path / name
+    base, cand = candidate(ratio)
+    for index, values in enumerate(zip(base, cand, strict=True)):
+        for side_index, p99 in enumerate(values):
+            place = {
+                "round": index, "profile": [], "position": 1 + (side_index + index) % 2,
+                "side": ["tuned (A)", "tuned (B)"][side_index], "side_index": side_index,
+            }  # fmt: skip
+            trial = summary(p99=p99, requests={"total": 10_000}, interleaved=place)
+            run_dir = gate_dir / "trials" / f"{index:02d}-{side_index}"
+            run_dir.mkdir(parents=True)
+            (run_dir / "summary.json").write_text(document_text(trial))
+    (gate_dir / "gate.json").write_text("{}")
+    return gate_dir
+
+
+def regate(baseline: Path, candidate: Path, out: Path) -> dict[str, Any]:
+    result = CliRunner().invoke(
+        app,
+        ["gate", "--baseline", str(baseline), "--candidate", str(candidate),
+         "--max-regression", "p99=10%", "--out", str(out)],
+    )  # fmt: skip
+    gate_json = json.loads(Path(result.output.strip().splitlines()[-1]).read_text())
+    evidence: dict[str, Any] = gate_json["checks"][0]["evidence"]
+    return {"exit": result.exit_code, **evidence}
+
+
+def test_a_finished_gate_directory_gates_again_in_its_rounds(tmp_path: Path) -> None:
+    slower = finished_gate(tmp_path, "slower", 1.25)
+    again = regate(slower, slower, tmp_path / "out")
+    assert again["exit"] == 1 and again["paired_rounds"] == 12 and again["method"] == PAIRED
+    assert again["pairs"] == [list(pair) for pair in zip(*candidate(1.25), strict=True)]
+    same = finished_gate(tmp_path, "same", 1.0)
+    assert regate(same, same, tmp_path / "out")["exit"] == 0
+
+
+def test_rounds_of_two_finished_gates_are_not_paired_with_each_other(tmp_path: Path) -> None:
+    one, other = finished_gate(tmp_path, "one", 1.0), finished_gate(tmp_path, "other", 1.25)
+    across = regate(one, other, tmp_path / "out")
+    assert across["exit"] == 1 and across["verdict"] == "insufficient data"
+    assert across["paired_rounds"] == 0 and across["pairs"] == []

@@ -83,6 +83,9 @@ def gate(options: GateOptions, console: Console) -> GateOutcome:
     if regression:
         base_runs = _summaries_of(baseline, "baseline")
         cand_runs = _summaries_of(candidate, "candidate")
+        if base_runs and cand_runs and not _same_dir(baseline, candidate):
+            # rounds of two gates or comparisons did not run together: nothing pairs them
+            base_runs, cand_runs = _unpaired(base_runs), _unpaired(cand_runs)
         if (base_runs is None) != (cand_runs is None):
             raise UsageError("--baseline and --candidate must both be configs or both dirs")
         if base_runs is not None and by_engine:
@@ -125,6 +128,16 @@ def _summaries_of(path_or_config: str | None, side: str) -> list[Trial] | None:
         return None
     path = Path(path_or_config)
     return finished_trials(path, side) if path.is_dir() else None
+
+
+def _same_dir(baseline: str | None, candidate: str | None) -> bool:
+    return baseline is not None and candidate is not None and (
+        Path(baseline).resolve() == Path(candidate).resolve()
+    )
+
+
+def _unpaired(trials: list[Trial]) -> list[Trial]:
+    return [Trial(trial.summary) for trial in trials]
 
 
 def gate_a_run(
