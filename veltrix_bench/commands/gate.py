@@ -131,8 +131,10 @@ def _summaries_of(path_or_config: str | None, side: str) -> list[Trial] | None:
 
 
 def _same_dir(baseline: str | None, candidate: str | None) -> bool:
-    return baseline is not None and candidate is not None and (
-        Path(baseline).resolve() == Path(candidate).resolve()
+    return (
+        baseline is not None
+        and candidate is not None
+        and (Path(baseline).resolve() == Path(candidate).resolve())
     )
 
 
