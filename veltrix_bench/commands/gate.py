@@ -94,7 +94,7 @@ def gate(options: GateOptions, console: Console) -> GateOutcome:
         if base_runs is None or cand_runs is None:
             trial = RunOptions(
                 scenario=options.scenario, rate=options.rate, duration_s=duration_s,
-                engine_timeout_s=engine_timeout_s,
+                engine_timeout_s=engine_timeout_s, html_page=False,
             )  # fmt: skip
             configs = [baseline or options.engines.config, candidate or options.engines.config]
             for config in configs:

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def write_reports(run_dir: RunDir, *, lenient: bool = False) -> Summary:
-    """Analyse the run directory again and (re)write summary.json, report.md, report.html.
+def write_reports(run_dir: RunDir, *, lenient: bool = False, html_page: bool = True) -> Summary:
+    """Analyse the run directory again and (re)write summary.json, report.md, report.html
+    (unless not `html_page`: a gate's trials, where its ~0.6-1 s would lengthen every trial).
 
     Everything is read before anything is written: a measurement file that cannot be read
     (RunFailed naming it) leaves the directory as it was. `lenient` (the run that just made
@@ -64,9 +65,10 @@ def write_reports(run_dir: RunDir, *, lenient: bool = False) -> Summary:
         write_document(run_dir.record, record)
     summary = build_summary(record, latency, service, series)
     write_document(run_dir.summary, summary)
-    spectra = {"intended-time latency": spectrum(latency), "service time": spectrum(service)}
     run_dir.file("report.md").write_text(markdown.render(summary))
-    run_dir.file("report.html").write_text(html.render(summary, series, spectra))
+    if html_page:
+        spectra = {"intended-time latency": spectrum(latency), "service time": spectrum(service)}
+        run_dir.file("report.html").write_text(html.render(summary, series, spectra))
     return summary
 
 

@@ -69,6 +69,7 @@ class RunOptions:
     engine_timeout_s: float = READY_TIMEOUT_S  # for its ready line
     native: bool = False  # py-spy samples C frames too
     place: TrialPlace | None = None  # an interleaved trial's round, position and side
+    html_page: bool = True  # report.html (`vbench report RUN_DIR` writes it later too)
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,8 @@ def execute(options: RunOptions, console: Console) -> RunOutcome:
     with StopSignal() as stop:
         trial = _Run(options, scenario, target, run_dir, console, stop)
         trial.execute()
-        summary = write_reports(run_dir, lenient=True)  # a summary of what was measured
+        # a summary of what was measured
+        summary = write_reports(run_dir, lenient=True, html_page=options.html_page)
         outcome = _verdict(run_dir, summary, stop)
         return replace(outcome, engine_did_not_start=trial.engine_did_not_start)
 
@@ -233,6 +235,9 @@ class _Run:
             self.not_applicable = reason
 
     def _start_and_load(self) -> None:
+        # The generator imports gevent and Locust while the engine starts; its spec, which
+        # names the engine's URL, follows once the engine is ready.
+        self.generator = GeneratorProcess(self.run_dir.load_log)
         base_url = self._start_engine()
         if self.stop.received:
             return
@@ -255,7 +260,7 @@ class _Run:
         # each /metrics poll allocates too: poll less while allocations are counted
         self.monitor = EngineMonitor(base_url, interval=5.0 if memory_profiled else 1.0)
         self.monitor.start()
-        self.generator = GeneratorProcess(spec_path, self.run_dir.load_log)
+        self.generator.load(spec_path)
         title = f"{self.scenario.name} on {self.config_name}"
         with LiveView(self.console, title, spec.duration_s) as view:
             view.status("spawning users")
