@@ -124,8 +124,8 @@ class Store:
 
     def _write_group(self, changes: Changes) -> None:
         execute = self.connection.execute
-        execute("BEGIN")
-        try:
+        try:  # BEGIN too: every failure of a write must reach the pipeline as CommitFailed
+            execute("BEGIN")
             self.connection.executemany(_INSERT_EVENT, changes.events)
             if changes.members:
                 self.connection.executemany(_UPSERT_MEMBER, changes.members)
@@ -144,8 +144,8 @@ class Store:
         for committed, (event_row, (member_rows, claim_rows)) in enumerate(
             zip(changes.events, changes.per_event, strict=True)
         ):
-            execute("BEGIN")
             try:
+                execute("BEGIN")
                 execute(_INSERT_EVENT, event_row)
                 for row in changes.members[member_at : member_at + member_rows]:
                     execute(_UPSERT_MEMBER, row)
