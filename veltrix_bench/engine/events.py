@@ -178,7 +178,7 @@ def _field_error(message: str) -> EventError:
     text = message.split(" - at ")[0]
     if "Expected `object`" in text and not where:
         return EventError("body", "expected an event object or an array of events")
-    return EventError(where.replace("].", "].") or "body", text)
+    return EventError(where or "body", text)
 
 
 def _check_wire(wire: _WireEvent, world: WorldConfig, prefix: str) -> Event:
