@@ -163,6 +163,10 @@ MALFORMED: dict[str, tuple[bytes, dict[str, str], int, str | dict[str, str]]] = 
                               b' "treasure": 4}', {}, 400, "treasure"),
     "unknown field": (b'{"id": "x", "type": "join", "hunt": 1, "player": 1, "color": "red"}',
                       {}, 400, "color"),
+    "null for a field of another type": (b'{"id": "x", "type": "join", "hunt": 1, "player": 1,'
+                                         b' "clue": null}', {}, 400, "clue"),
+    "null place": (b'{"id": "x", "type": "checkin", "hunt": 1, "player": 1, "place": null}', {},
+                   400, "place"),
     "second event bad": (b'[{"id": "a", "type": "join", "hunt": 1, "player": 1}, {"id": "b"}]',
                          {}, 400, "[1].type"),
     "an array of arrays": (b'[[{"id": "a", "type": "join", "hunt": 1, "player": 1}]]', {}, 400,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine_state import state_in_database, state_in_memory
 from veltrix_bench.engine.config import EngineConfig, load_config
 from veltrix_bench.engine.events import Event, decode_events
 from veltrix_bench.engine.game import Changes, Game, Result
@@ -47,7 +48,11 @@ def _pipeline(
 
 
 def _joins(count: int) -> list[Event]:
-    body = [{"id": f"j{p}", "type": "join", "hunt": 1, "player": p} for p in range(1, count + 1)]
+    """`count` joins of distinct players: players 1..2000 of hunt 1, then of hunt 2, ..."""
+    body = [
+        {"id": f"j{i}", "type": "join", "hunt": 1 + (i - 1) // 2000, "player": 1 + (i - 1) % 2000}
+        for i in range(1, count + 1)
+    ]
     return decode_events(json.dumps(body).encode(), load_config("tuned").world)
 
 
@@ -143,6 +148,57 @@ def test_drain_answers_every_request_and_applies_nothing_past_its_deadline(
     assert took < 0.6
     with sqlite3.connect(db) as check:
         assert check.execute("SELECT COUNT(*) FROM events").fetchone() == (len(applied),)
+
+
+# How one request of 3,000 events is committed, event by event: one batch per event, all in
+# one batch, or applied inline as one request.
+ONE_COMMIT_PER_EVENT = {
+    "a batch per event": {},
+    "one batch of all": {"processing": {"batch_max_size": 3000}},
+    "inline": {"processing": {"mode": "inline"}},
+}
+
+
+@pytest.mark.parametrize("batching", list(ONE_COMMIT_PER_EVENT))
+def test_a_drain_deadline_stops_a_long_write_between_two_commits(
+    tmp_path: Path, batching: str
+) -> None:
+    # writer = "thread" (default's): with "loop", nothing else runs, not even the shutdown,
+    # until the write returns
+    config = load_config("default").with_overrides(**ONE_COMMIT_PER_EVENT[batching])
+    db = tmp_path / "v.db"
+    commits = 0
+
+    def slow_commit(statement: str) -> None:  # a disk on which each commit takes 2 ms
+        nonlocal commits
+        if statement == "COMMIT":
+            commits += 1
+            time.sleep(0.002)
+
+    async def play() -> tuple[float, list[Result], Pipeline]:
+        pipeline, _ = _pipeline(config, db)
+        pipeline.store.connection.set_trace_callback(slow_commit)
+        pipeline.start()
+        request = asyncio.ensure_future(pipeline.submit(_joins(3000)))
+        while commits < 10:
+            await asyncio.sleep(0.001)
+        started = time.monotonic()
+        await pipeline.drain(0.1)
+        took = time.monotonic() - started
+        results, _ = await asyncio.wait_for(request, 5)
+        return took, results, pipeline
+
+    took, results, pipeline = asyncio.run(play())
+    # not the ~6 s the whole request would take: the write stopped at the next event
+    assert took < 1.0
+    applied = results.index(RESULT_SHUTTING_DOWN)
+    assert 10 <= applied < 3000
+    assert results == [("applied", None)] * applied + [RESULT_SHUTTING_DOWN] * (3000 - applied)
+    assert state_in_memory(pipeline.game) == state_in_database(db)
+    assert not pipeline.pending
+    pipeline.close()
+    with sqlite3.connect(db) as check:
+        assert check.execute("SELECT COUNT(*) FROM events").fetchone() == (applied,)
 
 
 @pytest.mark.parametrize("writer", ["loop", "thread"])

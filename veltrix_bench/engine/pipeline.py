@@ -14,7 +14,7 @@ from veltrix_bench.engine.events import EVENT_TYPES, Event
 from veltrix_bench.engine.game import Changes, Game, Result
 from veltrix_bench.engine.idempotency import RecentResults
 from veltrix_bench.engine.metrics import EngineMetrics
-from veltrix_bench.engine.storage import CommitFailed, Store
+from veltrix_bench.engine.storage import CommitFailed, Store, WriteStopped
 
 log = logging.getLogger("veltrix.pipeline")
 
@@ -198,6 +198,10 @@ class Pipeline:
             except CommitFailed as failure:
                 batch = await self._after_failed_commit(batch, changes, results, failure)
                 continue
+            except WriteStopped as stopped:  # past the drain deadline: the rest not applied
+                rest = self._keep_committed(batch, changes, results, stopped.committed)
+                self._refused += self._answer(rest, RESULT_SHUTTING_DOWN, "shutting_down")
+                return
             self._settle(batch, results)
             return
 
@@ -224,11 +228,7 @@ class Pipeline:
         the others of the batch are applied again without them. Any other failure leaves
         the events not applied.
         """
-        committed = failure.committed
-        self.game.undo(changes, committed)  # before any await: no one sees the undone state
-        if committed:  # commit per event: those before the failed one stay committed
-            self._settle(batch[:committed], results[:committed])
-        rest = batch[committed:]
+        rest = self._keep_committed(batch, changes, results, failure.committed)
         try:
             stored = await self._on_writer(self.store.results_of, [item[0].id for item in rest])
         except Exception:  # noqa: BLE001 - the failure to report is the commit's
@@ -251,6 +251,16 @@ class Pipeline:
             if not future.done():
                 future.set_result(result)
         return again
+
+    def _keep_committed(
+        self, batch: list[Item], changes: Changes, results: list[Result], committed: int
+    ) -> list[Item]:
+        """A write of `batch` ended after its first `committed` events (commit per event):
+        take back the others from memory, answer those committed; returns the others."""
+        self.game.undo(changes, committed)  # before any await: no one sees the undone state
+        if committed:
+            self._settle(batch[:committed], results[:committed])
+        return batch[committed:]
 
     def _answer(self, items: list[Item], result: Result, cause: str) -> int:
         """Answer these events `result` (not applied); returns how many were unanswered."""
@@ -296,7 +306,9 @@ class Pipeline:
         # Past the deadline: what is still queued is not applied (its requests get 503) ...
         failed = self._fail_queued()
         self._refusing = True
-        # ... but a batch taken before it is committed: a commit cannot be taken back.
+        self.store.stopping.set()
+        # ... but what a batch taken before committed stays: a commit cannot be taken back
+        # (a write per event stops before its next event).
         while self._busy:
             await asyncio.sleep(0.01)
         async with self._inline_lock:  # inline: the request being applied finishes, the rest
