@@ -8,14 +8,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from tests.summaries import summary_of
 from veltrix_bench.analysis.checks import CheckError, parse_check
 from veltrix_bench.analysis.compare import PAIRED
 from veltrix_bench.analysis.gate import regression_checks, threshold_checks
-from veltrix_bench.analysis.paired import ONE_SIDED_95, paired_ratio
+from veltrix_bench.analysis.metrics import METRICS, MIN_TAIL_SAMPLES
+from veltrix_bench.analysis.paired import (
+    MIN_ROUNDS,
+    ONE_SIDED_95,
+    ROUNDS_ONE_ODD_CANNOT_END,
+    paired_ratio,
+)
 from veltrix_bench.cli import app
+from veltrix_bench.commands.compare import CompareOptions
+from veltrix_bench.commands.gate import GateOptions
+from veltrix_bench.load.scenario import load_scenario
 from veltrix_bench.models.documents import document_text
 from veltrix_bench.models.gate import GateResult, RegressionCheck
 from veltrix_bench.models.summary import Summary, Trial
@@ -291,3 +301,17 @@ def test_rounds_of_two_finished_gates_are_not_paired_with_each_other(tmp_path: P
     across = regate(one, other, tmp_path / "out")
     assert across["exit"] == 1 and across["verdict"] == "insufficient data"
     assert across["paired_rounds"] == 0 and across["pairs"] == []
+
+
+def test_the_defaults_pair_enough_rounds_of_trials_long_enough_to_judge_p99() -> None:
+    commands = typer.main.get_group(app).commands
+    gate_options = {option.name: option for option in commands["gate"].params}
+    compare_options = {option.name: option for option in commands["compare"].params}
+    trials = gate_options["trials"]
+    assert trials.default == GateOptions().trials >= ROUNDS_ONE_ODD_CANNOT_END[ONE_SIDED_95]
+    assert trials.min == MIN_ROUNDS  # type: ignore[attr-defined]
+    assert gate_options["scenario"].default == GateOptions().scenario == "gate"
+    assert compare_options["trials"].default == CompareOptions(sides=[]).trials >= MIN_ROUNDS
+    load = load_scenario("gate").load
+    assert load.peak_rate is not None
+    assert load.peak_rate * load.total_duration_s * METRICS["p99"].tail >= 2 * MIN_TAIL_SAMPLES

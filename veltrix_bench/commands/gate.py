@@ -30,8 +30,8 @@ class GateOptions:
     baseline: str | None = None
     candidate: str | None = None
     max_regression: list[str] = field(default_factory=list)
-    scenario: str = "smoke"
-    trials: int = 8
+    scenario: str = "gate"
+    trials: int = 18  # paired rounds; why: scenarios/gate.toml
     duration: str | None = None
     rate: float | None = None
     junit: Path | None = None
@@ -92,6 +92,7 @@ def gate(options: GateOptions, console: Console) -> GateOutcome:
             raise UsageError("finished runs are gated as they are: no engine commands or revisions")
         out = writable_dir(options.out, "--out")
         if base_runs is None or cand_runs is None:
+            _warn_of_few_rounds(options.trials, console)
             trial = RunOptions(
                 scenario=options.scenario, rate=options.rate, duration_s=duration_s,
                 engine_timeout_s=engine_timeout_s, html_page=False,
@@ -128,6 +129,17 @@ def _summaries_of(path_or_config: str | None, side: str) -> list[Trial] | None:
         return None
     path = Path(path_or_config)
     return finished_trials(path, side) if path.is_dir() else None
+
+
+def _warn_of_few_rounds(rounds: int, console: Console) -> None:
+    from veltrix_bench.analysis.paired import ONE_SIDED_95, ROUNDS_ONE_ODD_CANNOT_END
+
+    enough = ROUNDS_ONE_ODD_CANNOT_END[ONE_SIDED_95]
+    if rounds < enough:
+        console.print(
+            f"[yellow]vbench: {rounds} rounds: one odd round (a trial that hit a long stall) "
+            f"can decide the verdict; {enough} or more cannot be swayed by one[/]"
+        )
 
 
 def _same_dir(baseline: str | None, candidate: str | None) -> bool:
