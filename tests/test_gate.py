@@ -257,9 +257,10 @@ def test_gate_on_a_failed_run_exits_3(tmp_path: Path) -> None:
     assert CliRunner().invoke(app, ["gate", str(run_dir)]).exit_code == 3
 
 
-def finished_gate(tmp_path: Path, name: str, ratio: float) -> Path:
+def finished_gate(tmp_path: Path, name: str, ratio: float, failed: int | None = None) -> Path:
     """A gate directory as `vbench gate` leaves it: gate.json, and trials/ whose summaries say
-    their round, position and side (the sides swap places every round)."""
+    their round, position and side (the sides swap places every round); in round `failed` the
+    candidate's engine died."""
     gate_dir = tmp_path / name
     base, cand = candidate(ratio)
     for index, values in enumerate(zip(base, cand, strict=True)):
@@ -268,7 +269,8 @@ def finished_gate(tmp_path: Path, name: str, ratio: float) -> Path:
                 "round": index, "profile": [], "position": 1 + (side_index + index) % 2,
                 "side": ["tuned (A)", "tuned (B)"][side_index], "side_index": side_index,
             }  # fmt: skip
-            trial = summary(p99=p99, requests={"total": 10_000}, interleaved=place)
+            status = "engine_died" if (index, side_index) == (failed, 1) else "complete"
+            trial = summary(p99=p99, requests={"total": 10_000}, interleaved=place, status=status)
             run_dir = gate_dir / "trials" / f"{index:02d}-{side_index}"
             run_dir.mkdir(parents=True)
             (run_dir / "summary.json").write_text(document_text(trial))
@@ -294,6 +296,15 @@ def test_a_finished_gate_directory_gates_again_in_its_rounds(tmp_path: Path) -> 
     assert again["pairs"] == [list(pair) for pair in zip(*candidate(1.25), strict=True)]
     same = finished_gate(tmp_path, "same", 1.0)
     assert regate(same, same, tmp_path / "out")["exit"] == 0
+
+
+def test_a_trial_that_failed_in_a_finished_gate_is_left_out_again(tmp_path: Path) -> None:
+    gate_dir = finished_gate(tmp_path, "lost", 1.25, failed=4)
+    again = regate(gate_dir, gate_dir, tmp_path / "out")
+    assert again["paired_rounds"] == 11 and len(again["candidate"]) == 11
+    assert again["pairs"] == [
+        list(pair) for i, pair in enumerate(zip(*candidate(1.25), strict=True)) if i != 4
+    ]
 
 
 def test_rounds_of_two_finished_gates_are_not_paired_with_each_other(tmp_path: Path) -> None:

@@ -234,7 +234,7 @@ def gate_command(
     candidate: Annotated[str | None, Opt(help="A config, run directory or compare dir.")] = None,
     max_regression: Annotated[list[str] | None, Opt(help="e.g. p99=10% (repeatable).")] = None,
     scenario: Annotated[str, Opt(help="Scenario of the trials (configs only).")] = "gate",
-    trials: Annotated[int, Opt(min=6, help="Paired rounds: trials per side.")] = 18,
+    trials: Annotated[int, Opt(min=6, help="Paired rounds: trials per side.")] = 24,
     duration: Annotated[str | None, Opt(help="Override the trials' load window.")] = None,
     rate: Annotated[float | None, Opt(help="Override the trials' rate.")] = None,
     junit: Annotated[Path | None, Opt(help="Write JUnit XML here.")] = None,

@@ -31,7 +31,7 @@ class GateOptions:
     candidate: str | None = None
     max_regression: list[str] = field(default_factory=list)
     scenario: str = "gate"
-    trials: int = 18  # paired rounds; why: scenarios/gate.toml
+    trials: int = 24  # paired rounds; why: scenarios/gate.toml
     duration: str | None = None
     rate: float | None = None
     junit: Path | None = None
@@ -143,11 +143,9 @@ def _warn_of_few_rounds(rounds: int, console: Console) -> None:
 
 
 def _same_dir(baseline: str | None, candidate: str | None) -> bool:
-    return (
-        baseline is not None
-        and candidate is not None
-        and (Path(baseline).resolve() == Path(candidate).resolve())
-    )
+    if baseline is None or candidate is None:
+        return False
+    return Path(baseline).resolve() == Path(candidate).resolve()
 
 
 def _unpaired(trials: list[Trial]) -> list[Trial]:

@@ -127,4 +127,13 @@ def _gate_side(gate_dir: Path, side: str) -> list[Trial]:
             "vbench): they cannot be paired again"
         )
     wanted = 0 if side == "baseline" else max(place.side_index for place in known)
-    return [t for t, place in zip(trials, known, strict=True) if place.side_index == wanted]
+    return [
+        trial
+        for trial, place in zip(trials, known, strict=True)
+        if place.side_index == wanted and _counted(trial)
+    ]
+
+
+def _counted(trial: Trial) -> bool:
+    """What the gate counted when it ran: trials that completed with their invariants."""
+    return trial.summary.complete and not trial.summary.broken_invariants
