@@ -16,8 +16,8 @@ rounds), not the delay; `--calibrate` runs a few gates per delay to find the del
 ~1.10x and ~1.25x. Each gate's evidence, with its per-round (baseline, candidate) p99s, is kept
 in the JSON.
 
-    python -m benchmarks.gate_power --calibrate                    # ~1 hour: which delays
-    python -m benchmarks.gate_power --delay-110 0.7 --delay-125 1.8   # ~2.5 hours
+    python -m benchmarks.gate_power --calibrate                    # ~45 min: which delays
+    python -m benchmarks.gate_power --delay-110 1.0 --delay-125 2.2   # ~2.2 hours
     python -m benchmarks.gate_power --render benchmarks/results/gate_power.json
     python -m benchmarks.gate_power --reps 1 --trials 6 --duration 1s --out /tmp/gp.json  # smoke
 
@@ -173,7 +173,7 @@ def describe(gate: GateRun) -> str:
     ratio = "–" if gate.ratio is None else f"{gate.ratio:.3f}"
     low, high = e.get("ci_low"), e.get("ci_high")
     interval = f" (90% {low:.3f}-{high:.3f})" if low is not None and high is not None else ""
-    verdict = "CALLED" if gate.called else ("passed" if gate.exit_code == 0 else "failed")
+    verdict = "CALLED" if gate.called else "passed" if gate.exit_code == 0 else "NOT JUDGED"
     return (
         f"rep {gate.rep} {gate.kind} (+{gate.delay_ms:g} ms, bound {gate.bound:.0%}): {verdict} "
         f"exit {gate.exit_code}, ratio {ratio}{interval}, {e.get('paired_rounds', 0)} rounds, "
@@ -248,8 +248,8 @@ def _delay_for(target: float, medians: list[tuple[float, float]]) -> str:
 def main() -> None:
     parser = script_parser(__file__, __doc__)
     parser.add_argument("--reps", type=int, default=20, help="gates of A/A and of ~1.25x (20)")
-    parser.add_argument("--delay-110", type=float, default=0.7, help="ms for ~1.10x")
-    parser.add_argument("--delay-125", type=float, default=1.8, help="ms for ~1.25x")
+    parser.add_argument("--delay-110", type=float, default=1.0, help="ms for ~1.10x")
+    parser.add_argument("--delay-125", type=float, default=2.2, help="ms for ~1.25x")
     parser.add_argument("--trials", type=int, default=None, help="rounds (default: the gate's)")
     parser.add_argument("--duration", default=None, help="trial window (default: the gate's)")
     parser.add_argument("--calibrate", action="store_true", help="gates per delay: which delays")
