@@ -1,4 +1,4 @@
-"""One load window over a run's shares: spawn, open at one start, tick, close, merge, finish.
+"""One load window over a run's shares: spawn, warm up, open, tick, close, merge, finish.
 
 The skeleton every generator run follows, local or distributed. What differs is passed in
 as `Shares`: the local run holds its one share in this process (`local.LocalShares`), a
@@ -122,8 +122,10 @@ class WindowRun:
 
     def _open_window(self) -> None:
         # Users take their first slots during a short lead time, so that thousands of
-        # them waking at once do not make the first intended times late.
+        # them waking at once do not make the first intended times late; then the warm-up
+        # load (open model) runs before the window, which opens after both.
         lead = self.shares.window_lead_s + lead_time_s(self.spec, self.shares.users())
+        lead += self.spec.warmup_s if self.spec.model == "open" else 0.0
         start_epoch = time.time() + lead
         self.window_start_perf = time.perf_counter() + lead
         self.shares.open(start_epoch, self.window_start_perf)

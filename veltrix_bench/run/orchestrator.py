@@ -28,10 +28,11 @@ from veltrix_bench.models.documents import write_document
 from veltrix_bench.models.engine_stats import StatsAnswer, events_between, shape_problem
 from veltrix_bench.models.generator import GeneratorReport
 from veltrix_bench.models.profiles import ProfileBlocks
-from veltrix_bench.models.run_record import PlannedLoad, RunRecord
+from veltrix_bench.models.run_record import EngineWindow, PlannedLoad, RunRecord
 from veltrix_bench.models.summary import Summary
 from veltrix_bench.profile import ProfileSession
 from veltrix_bench.report import write_reports
+from veltrix_bench.run.engine_window import EngineWindowProbe
 from veltrix_bench.run.generator_process import GeneratorProcess
 from veltrix_bench.run.live import LiveView
 from veltrix_bench.run.monitor import EngineMonitor, EngineSample, fetch
@@ -65,6 +66,7 @@ class RunOptions:
     master_port: int | None = None  # None: 5557 when workers come from elsewhere, else any free
     worker_timeout_s: float = 60.0
     on_worker_loss: str = "fail"  # or "continue"
+    warmup_s: float | None = None  # None: the scenario's (open model)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ def load_spec(
         duration_s=options.duration_s,
         seed=options.seed,
         run_tag=run_tag,
+        warmup_s=options.warmup_s,
     )
     default_port = 5557 if options.expect_workers else 0
     return replace(
@@ -124,6 +127,7 @@ def planned_load(spec: LoadSpec) -> PlannedLoad:
         users=spec.max_in_flight if open_model else spec.users,
         processes=spec.workers if spec.distributed else 1,
         duration_s=spec.duration_s,
+        warmup_s=spec.warmup_s or msgspec.UNSET,
     )
 
 
@@ -189,6 +193,7 @@ class _Run:
         self.stats_before: StatsAnswer | None = None
         self.stats_after: StatsAnswer | None = None
         self.not_applicable: str | None = None
+        self.engine_window: EngineWindowProbe | None = None
         kinds = scenario.profile if options.profile is None else options.profile
         self.session = ProfileSession(run_dir.path, kinds, options.handler) if kinds else None
 
@@ -239,6 +244,8 @@ class _Run:
         memory_profiled = self.session is not None and self.session.active("memory")
         # each /metrics poll allocates too: poll less while allocations are counted
         self.monitor = EngineMonitor(base_url, interval=5.0 if memory_profiled else 1.0)
+        engine_pid = self.engine.pid if self.engine else self.options.profile_pid
+        self.engine_window = EngineWindowProbe(base_url, engine_pid)
         self.monitor.start()
         self.generator = GeneratorProcess(spec_path, self.run_dir.load_log)
         title = f"{self.scenario.name} on {self.config_name}"
@@ -311,6 +318,7 @@ class _Run:
 
     def _follow_generator(self, view: LiveView) -> None:
         assert self.generator is not None and self.monitor is not None
+        assert self.engine_window is not None
         stop_sent_at: float | None = None
         while True:
             if stop_sent_at is None and self._should_stop():
@@ -331,6 +339,7 @@ class _Run:
                     )
                 return
             if isinstance(line, Ready):
+                self.engine_window.at_open()
                 view.status("load running")
             elif isinstance(line, Tick):
                 sample = self.monitor.latest()
@@ -338,6 +347,7 @@ class _Run:
                 behind = line.late_generator > max(1.0, 0.01 * (line.target_rate or 0))
                 view.update(line, sample, behind)
             elif isinstance(line, Final):
+                self.engine_window.at_close()
                 self.final = line
                 if line.lost_workers:
                     self.warnings += [f"load generator {lost}" for lost in line.lost_workers]
@@ -413,7 +423,12 @@ class _Run:
             memory=profiles.memory if profiles else None,
             cpu=profiles.cpu if profiles else None,
             profiles_skipped=profiles.profiles_skipped if profiles else {},
+            engine_window=self._engine_window(),
         )
+
+    def _engine_window(self) -> EngineWindow | msgspec.UnsetType:
+        reading = self.engine_window.reading() if self.engine_window else None
+        return msgspec.UNSET if reading is None else reading
 
     def _write_record(self) -> RunRecord:
         rows = [_timeseries_row(tick, sample) for tick, sample in self.ticks]
