@@ -67,6 +67,9 @@ class RunOptions:
     worker_timeout_s: float = 60.0
     on_worker_loss: str = "fail"  # or "continue"
     warmup_s: float | None = None  # None: the scenario's (open model)
+    drain_s: float | None = None  # None: the scenario's
+    report_html: bool = True  # False: summary.json and report.md only (`vbench report` adds it)
+    live_transient: bool = False  # True: the live view leaves nothing behind once the run ends
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ def load_spec(
         master_port=options.master_port if options.master_port is not None else default_port,
         worker_timeout_s=options.worker_timeout_s,
         on_worker_loss="continue" if options.on_worker_loss == "continue" else "fail",
+        drain_s=spec.drain_s if options.drain_s is None else options.drain_s,
     )
 
 
@@ -139,7 +143,8 @@ def execute(options: RunOptions, console: Console) -> RunOutcome:
     run_dir = new_run_dir(options.out, scenario.name, config_name)
     with StopSignal() as stop:
         _Run(options, scenario, target, run_dir, console, stop).execute()
-        summary = write_reports(run_dir, lenient=True)  # a summary of what was measured
+        # a summary of what was measured
+        summary = write_reports(run_dir, lenient=True, html=options.report_html)
         return _verdict(run_dir, summary, stop)
 
 
@@ -249,7 +254,7 @@ class _Run:
         self.monitor.start()
         self.generator = GeneratorProcess(spec_path, self.run_dir.load_log)
         title = f"{self.scenario.name} on {self.config_name}"
-        with LiveView(self.console, title, spec.duration_s) as view:
+        with LiveView(self.console, title, spec.duration_s, self.options.live_transient) as view:
             view.status("spawning users")
             self._follow_generator(view)
         if not custom:
