@@ -65,10 +65,15 @@ def test_a_scenario_says_warmup_in_its_load_section_and_the_command_line_overrid
     assert spec.warmup_s == 2.0
     assert spec.arrival_stages == ((2.0, 10.0), (2.0, 10.0))
     overridden = scenario.to_load_spec(
-        "http://127.0.0.1:1", tmp_path, warmup_s=0.0, **options  # type: ignore[arg-type]
+        "http://127.0.0.1:1",
+        tmp_path,
+        warmup_s=0.0,
+        **options,  # type: ignore[arg-type]
     )
     assert overridden.warmup_s == 0.0 and overridden.arrival_stages == ((2.0, 10.0),)
     closed = scenario.to_load_spec(
-        "http://127.0.0.1:1", tmp_path, **{**options, "users": 3}  # type: ignore[arg-type]
+        "http://127.0.0.1:1",
+        tmp_path,
+        **{**options, "users": 3},  # type: ignore[arg-type]
     )
     assert closed.warmup_s == 0.0  # the closed model has no rate to warm up at

@@ -216,7 +216,7 @@ def compare_command(
 
 @app.command("gate")
 def gate_command(
-    run_dir: Annotated[Path | None, typer.Argument(help="A finished run directory.")] = None,
+    run_dir: Annotated[Path | None, typer.Argument(help="A run or capacity directory.")] = None,
     check: Annotated[list[str] | None, Opt(help="e.g. 'p99 < 50ms' (repeatable).")] = None,
     baseline: Annotated[str | None, Opt(help="A config, run directory or compare dir.")] = None,
     candidate: Annotated[str | None, Opt(help="A config, run directory or compare dir.")] = None,

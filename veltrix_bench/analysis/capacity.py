@@ -133,13 +133,18 @@ class CapacitySearch:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.start) and self.start >= LOWEST_RATE):
-            raise ValueError(f"start rate must be at least {LOWEST_RATE:g}/s")
+            raise ValueError(f"start rate {self.start:g}/s: it must be at least {LOWEST_RATE:g}/s")
         if self.max_rate is not None and not self.start <= self.max_rate:
-            raise ValueError("the maximum rate must not be below the start rate")
+            raise ValueError(
+                f"maximum rate {self.max_rate:g}/s: it must not be below the start rate "
+                f"({self.start:g}/s)"
+            )
         if not (math.isfinite(self.growth) and self.growth > 1):
-            raise ValueError("the growth factor must be above 1")
+            raise ValueError(f"growth factor {self.growth:g}: it must be above 1")
         if not 0 < self.resolution < 1:
-            raise ValueError("the resolution must be a fraction between 0 and 1")
+            raise ValueError(
+                f"resolution {self.resolution:g}: a fraction between 0 and 1 is needed (e.g. 5%)"
+            )
 
     @property
     def done(self) -> bool:

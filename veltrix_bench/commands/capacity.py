@@ -3,6 +3,7 @@ searched step by step with the configs interleaved, as capacity.json, .md and .h
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from veltrix_bench.analysis.checks import Check
 from veltrix_bench.analysis.metrics import parse_fraction
 from veltrix_bench.commands.options import checks_option, duration_option
 from veltrix_bench.errors import EXIT_OK, UsageError, VbenchError
+from veltrix_bench.load.bounds import MAX_RATE, RATE_WHY
 from veltrix_bench.models.capacity import CapacityResult, CapacitySettings
 from veltrix_bench.report import write_capacity_reports
 from veltrix_bench.run.capacity_steps import ConfigSearch, run_searches
@@ -115,6 +117,9 @@ def _settings(options: CapacityOptions, slos: list[Check]) -> CapacitySettings:
         resolution = parse_fraction(options.resolution)
     except ValueError as exc:
         raise UsageError(f"--resolution {exc}") from None
+    for option, rate in (("--start", options.start), ("--max-rate", options.max_rate)):
+        if rate is not None and not (math.isfinite(rate) and rate <= MAX_RATE):
+            raise UsageError(f"{option} {rate:g}: at most {MAX_RATE:,.0f} {RATE_WHY}")
     latency_bounds_s = [slo.bound / 1000 for slo in slos if slo.metric.unit == "ms"]
     settings = CapacitySettings(
         slos=[slo.text for slo in slos],
@@ -144,7 +149,7 @@ def _search(settings: CapacitySettings) -> CapacitySearch:
             resolution=settings.resolution,
         )  # fmt: skip
     except ValueError as exc:
-        raise UsageError(f"--start, --max-rate, --resolution: {exc}") from None
+        raise UsageError(str(exc)) from None
 
 
 def _notes(settings: CapacitySettings, stopped: VbenchError | None) -> list[str]:
