@@ -75,11 +75,15 @@ def generator_output(
 
 
 def http(
-    method: str, url: str, body: Any = None, raw: bytes | None = None
+    method: str,
+    url: str,
+    body: Any = None,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], Any]:
     """(status, headers, decoded JSON or text) of one request, errors included."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(url, data=data, method=method)
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             status, headers, payload = answer.status, dict(answer.headers), answer.read()

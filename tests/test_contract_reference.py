@@ -82,9 +82,6 @@ def test_a_body_over_the_limit_is_413(engine_factory: EngineFactory) -> None:
     assert status == 413 and json.loads(body)["field"] == "body"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 13: the engine answers 429 (retry) to what can never fit"
-)
 def test_more_events_than_the_queue_can_ever_hold_is_413(engine_factory: EngineFactory) -> None:
     engine = engine_factory("tuned", queue={"capacity": 2})
     events = [{**CHECKIN, "id": f"c-{i}"} for i in range(3)]
@@ -123,3 +120,19 @@ def test_shutting_down_is_503(engine_factory: EngineFactory) -> None:
         assert call(engine, "POST", "/v1/events", join("j-2", 2))[0] == 503
         assert held.result()[0] == 200
     assert engine.process.wait(15) == 0
+
+
+@pytest.mark.parametrize("commit", ["event", "batch"])
+def test_a_failed_commit_is_500_with_a_result_per_event(
+    engine_factory: EngineFactory, commit: str
+) -> None:
+    engine = engine_factory(
+        "tuned", storage={"commit": commit}, faults={"commit_fail_prefix": "boom"}
+    )
+    call(engine, "POST", "/v1/events", join("j-7", 7))
+    status, _, payload = call(
+        engine, "POST", "/v1/events", [{**CHECKIN, "player": 7}, join("boom-8", 8)]
+    )
+    assert status == 500
+    statuses = [result["status"] for result in json.loads(payload)["results"]]
+    assert statuses[-1] == "not_applied"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +70,41 @@ def test_engine_serve_with_a_bad_config_exits_2_with_one_line(tmp_path: Path) ->
     assert done.returncode == 2
     assert "storage.synchronous" in done.stderr and str(path) in done.stderr.replace("\n", "")
     assert "Traceback" not in done.stderr
+
+
+def _newer_schema(path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("CREATE TABLE events (id TEXT PRIMARY KEY)")
+        connection.execute("PRAGMA user_version = 99")
+        connection.commit()
+
+
+# (what --db names, how the test makes it, what the one line must say)
+BAD_DATABASES = {
+    "a text file": ("notes.db", lambda p: p.write_bytes(b"not a database\n" * 50), "not an SQLite"),
+    "a tiny file": ("tiny.db", lambda p: p.write_bytes(b"hello\n"), "not an SQLite"),
+    "a newer schema": ("newer.db", _newer_schema, "schema version 99, newer than"),
+    "a missing directory": ("missing/v.db", lambda p: None, "no such directory"),
+    "a directory": ("folder", lambda p: p.mkdir(), "not a file"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATABASES))
+def test_engine_serve_on_a_database_it_cannot_use_exits_2_with_one_line_and_leaves_it_alone(
+    tmp_path: Path, case: str
+) -> None:
+    name, make, expected = BAD_DATABASES[case]
+    db = tmp_path / name
+    make(db)
+    before = {path: path.read_bytes() if path.is_file() else None for path in tmp_path.rglob("*")}
+    done = subprocess.run(
+        [sys.executable, "-m", "veltrix_bench.engine", "--config", "default", "--port", "0",
+         "--db", str(db)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert str(db) in line and expected in line
+    # the file as it was, and nothing beside it (no journal, WAL or new directory)
+    after = {path: path.read_bytes() if path.is_file() else None for path in tmp_path.rglob("*")}
+    assert after == before

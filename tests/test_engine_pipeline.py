@@ -16,7 +16,7 @@ from veltrix_bench.engine.config import EngineConfig, load_config
 from veltrix_bench.engine.events import Event, decode_events
 from veltrix_bench.engine.game import Changes, Game, Result
 from veltrix_bench.engine.metrics import EngineMetrics
-from veltrix_bench.engine.pipeline import Pipeline, ShuttingDown
+from veltrix_bench.engine.pipeline import RESULT_SHUTTING_DOWN, Pipeline, QueueFull
 from veltrix_bench.engine.storage import Store
 from veltrix_bench.engine.world import World
 
@@ -116,7 +116,7 @@ def test_drain_answers_every_request_and_applies_nothing_past_its_deadline(
     config = load_config("default").with_overrides(storage={"writer": writer}, **HOLDS[hold])
     db = tmp_path / "v.db"
 
-    async def play() -> tuple[float, int, list[Result | BaseException]]:
+    async def play() -> tuple[float, int, list[Result]]:
         pipeline, store = _pipeline(config, db, commit_s=0.005)
         pipeline.start()
         submits = [asyncio.ensure_future(pipeline.submit([e])) for e in _joins(200)]
@@ -125,12 +125,12 @@ def test_drain_answers_every_request_and_applies_nothing_past_its_deadline(
         started = time.monotonic()
         failed = await pipeline.drain(0.1)
         took = time.monotonic() - started
-        answers = await asyncio.wait_for(asyncio.gather(*submits, return_exceptions=True), 5)
+        answers = await asyncio.wait_for(asyncio.gather(*submits), 5)
         pipeline.close()
-        return took, failed, [a if isinstance(a, BaseException) else a[0][0] for a in answers]
+        return took, failed, [results[0] for results, _ in answers]
 
     took, failed, answers = asyncio.run(play())
-    refused = [a for a in answers if isinstance(a, ShuttingDown)]
+    refused = [a for a in answers if a == RESULT_SHUTTING_DOWN]
     applied = [a for a in answers if a == ("applied", None)]
     assert len(applied) + len(refused) == 200  # every request answered, one way or the other
     if hold == "inline" and writer == "loop":
@@ -146,9 +146,7 @@ def test_drain_answers_every_request_and_applies_nothing_past_its_deadline(
 
 
 @pytest.mark.parametrize("writer", ["loop", "thread"])
-def test_inline_processing_applies_and_commits_every_request(
-    tmp_path: Path, writer: str
-) -> None:
+def test_inline_processing_applies_and_commits_every_request(tmp_path: Path, writer: str) -> None:
     config = load_config("tuned").with_overrides(
         processing={"mode": "inline"}, storage={"writer": writer}
     )
@@ -167,3 +165,26 @@ def test_inline_processing_applies_and_commits_every_request(
     assert all(results == [("applied", None)] for results in answers)
     with sqlite3.connect(db) as check:
         assert check.execute("SELECT COUNT(*) FROM events").fetchone() == (20,)
+
+
+def test_a_full_bounded_queue_refuses_a_request_that_fits_once_it_drains(tmp_path: Path) -> None:
+    config = load_config("default").with_overrides(queue={"capacity": 4})
+
+    async def play() -> tuple[list[Result], list[Result]]:
+        pipeline, store = _pipeline(config, tmp_path / "v.db", commit_s=0.05)
+        pipeline.start()
+        joins = _joins(6)
+        first = asyncio.ensure_future(pipeline.submit(joins[:1]))
+        while not store.commits:  # the consumer holds the first event in its slow commit
+            await asyncio.sleep(0.001)
+        queued = asyncio.ensure_future(pipeline.submit(joins[1:5]))  # fills the queue
+        await asyncio.sleep(0)
+        with pytest.raises(QueueFull):
+            await pipeline.submit(joins[5:])
+        await asyncio.gather(first, queued)
+        later, _ = await pipeline.submit(joins[5:])  # the same request, once there is room
+        pipeline.close()
+        return (await queued)[0], later
+
+    queued, later = asyncio.run(play())
+    assert queued == [("applied", None)] * 4 and later == [("applied", None)]

@@ -46,12 +46,23 @@ class StorageConfig(_Section):
     # (WAL with synchronous = normal); with synchronous = full every commit's fsync would
     # stall every request.
     writer: Literal["thread", "loop"] = "thread"
+    # How many of the latest events' results are kept in memory to answer a repeated id at
+    # once. An older id is still answered with its first result (from the events table),
+    # at the cost of one failed commit and a lookup: memory stays bounded however long the
+    # engine runs.
+    recent_results: int = Field(100_000, ge=1, le=100_000_000)
 
 
 class HttpConfig(_Section):
     max_body_bytes: int = Field(1_048_576, ge=256, le=1_073_741_824)
     decoder: Literal["json", "msgspec"] = "json"  # msgspec: one typed object per event
     event_loop: Literal["asyncio", "uvloop"] = "asyncio"  # uvloop: libuv under the same API
+    # A connection must deliver a complete request head within header_timeout_s of opening or
+    # of its last answer, or it is closed: a half-sent head (or an idle keep-alive connection)
+    # holds nothing for longer. Once the head is in, the body must arrive within
+    # body_timeout_s, or the request is answered 408.
+    header_timeout_s: float = Field(60.0, gt=0, le=3600)
+    body_timeout_s: float = Field(30.0, gt=0, le=3600)
 
 
 class RuntimeConfig(_Section):
@@ -75,6 +86,10 @@ class FaultConfig(_Section):
     event_delay_ms: float = Field(0.0, ge=0, le=60_000)
     stall_ms: float = Field(0.0, ge=0, le=60_000)
     stall_every_s: float = Field(0.0, ge=0, le=3600)
+    # A commit holding an event whose id starts with this prefix fails (after its rows were
+    # written, so SQLite rolls them back): for testing that a failed commit changes nothing.
+    # Empty: off.
+    commit_fail_prefix: str = Field("", max_length=200)
 
 
 class ShutdownConfig(_Section):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import msgspec
 
@@ -49,9 +49,18 @@ class EventError(ValueError):
 def decode_events(body: bytes, world: WorldConfig) -> list[Event]:
     """Events from a request body holding one event object or an array of them."""
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        # UTF-8 strictly, as JSON is sent: json.loads(bytes) would also take UTF-16 and
+        # surrogates encoded in UTF-8, which no string of a valid event can hold
+        text = body.decode()
+        document = json.loads(text, parse_constant=_not_json)
+    except UnicodeDecodeError as exc:
+        raise EventError("body", f"not UTF-8 (byte {exc.start}: {exc.reason})") from None
+    except RecursionError:
+        raise EventError("body", "nested too deeply for an event or an array of events") from None
+    except ValueError as exc:
         raise EventError("body", f"not valid JSON ({exc})") from None
+    if "\\u" in text:  # escapes may spell a lone surrogate, which SQLite cannot store
+        _refuse_lone_surrogates(document)
     if isinstance(document, dict):
         return [parse_event(document, world, "")]
     if isinstance(document, list):
@@ -61,6 +70,28 @@ def decode_events(body: bytes, world: WorldConfig) -> list[Event]:
     raise EventError("body", "expected an event object or an array of events")
 
 
+def _not_json(constant: str) -> NoReturn:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _refuse_lone_surrogates(document: Any) -> None:
+    """EventError if any key or string in `document` holds half of a UTF-16 surrogate pair."""
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+            stack.extend(item.keys())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and not item.isascii():
+            try:
+                item.encode()
+            except UnicodeEncodeError as exc:
+                lone = f"\\u{ord(item[exc.start]):04x}"
+                raise EventError("body", f"not valid JSON (a lone surrogate {lone})") from None
+
+
 def parse_event(raw: Any, world: WorldConfig, prefix: str = "") -> Event:
     if not isinstance(raw, dict):
         raise EventError(prefix.rstrip(".") or "body", "expected an event object")
@@ -68,7 +99,7 @@ def parse_event(raw: Any, world: WorldConfig, prefix: str = "") -> Event:
     if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID_LENGTH:
         raise EventError(f"{prefix}id", f"required: a string of 1 to {MAX_ID_LENGTH} characters")
     kind = raw.get("type")
-    if kind not in _TARGET_FIELD:
+    if not isinstance(kind, str) or kind not in _TARGET_FIELD:
         raise EventError(f"{prefix}type", f"must be one of {', '.join(EVENT_TYPES)}")
     unknown = raw.keys() - _ALLOWED[kind]
     if unknown:

@@ -23,6 +23,31 @@ Result = tuple[str, str | None]  # (status, reason)
 EventRow = tuple[str, str, int, int, int, str, str | None]  # id, type, hunt, player, target, ...
 MemberRow = tuple[int, int, int, int, int]  # hunt, player, next_clue, score, place
 ClaimRow = tuple[int, int, int]  # hunt, treasure, player
+# What one event changed, to take it back if its commit fails: the member as it was (its
+# next_clue, score, place; next_clue 0 for a member the event created) and the treasure it
+# won, if any. None for an event that changed nothing.
+UndoEntry = tuple["Member", int, int, int, tuple[int, int] | None]
+
+# Every result is one of these tuples: none is built per event, and the results kept for
+# idempotency share them.
+RESULT_APPLIED: Result = (APPLIED, None)
+RESULT_WON: Result = (WON, None)
+RESULT_ALREADY_CLAIMED: Result = (ALREADY_CLAIMED, None)
+_REJECTED = {
+    reason: (REJECTED, reason)
+    for reason in (NOT_JOINED, ALREADY_JOINED, WRONG_ANSWER, OUT_OF_ORDER, ALL_SOLVED)
+}
+_SHARED = {r: r for r in (RESULT_APPLIED, RESULT_WON, RESULT_ALREADY_CLAIMED, *_REJECTED.values())}
+# rows each event adds to (members, claims): shared, not built per event
+_NO_ROWS = (0, 0)
+_MEMBER_ROW = (1, 0)
+_MEMBER_AND_CLAIM_ROWS = (1, 1)
+
+
+def shared_result(status: str, reason: str | None) -> Result:
+    """A result read back from storage as its shared tuple (a new one if the game has none)."""
+    result = (status, reason)
+    return _SHARED.get(result, result)
 
 
 class Member:
@@ -41,38 +66,36 @@ class Member:
 
 @dataclass
 class Changes:
-    """Rows a batch of events adds, grouped per table so storage can executemany them."""
+    """What a batch of events changed: rows per table, grouped so storage can executemany
+    them, and per event an undo entry so the game can take back what was not committed."""
 
     events: list[EventRow] = field(default_factory=list)
     members: list[MemberRow] = field(default_factory=list)
     claims: list[ClaimRow] = field(default_factory=list)
     # For commit-per-event: how many rows of each table belong to each event, in order.
     per_event: list[tuple[int, int]] = field(default_factory=list)
+    undo: list[UndoEntry | None] = field(default_factory=list)
 
 
 class Game:
-    """The state of every hunt; `apply` is called by one consumer at a time, in queue order."""
+    """The state of every hunt; `apply` is called by one consumer at a time, in queue order.
+
+    The state only ever runs ahead of the database for one batch: between `apply` and its
+    commit. If the commit fails, `undo` takes the batch (or the uncommitted rest of it) back.
+    """
 
     def __init__(self, world: World) -> None:
         self.world = world
         self.members: dict[tuple[int, int], Member] = {}
         self.by_player: dict[int, list[Member]] = {}
         self.winners: dict[tuple[int, int], int] = {}
-        self.results: dict[str, Result] = {}
 
     # -- restoring from storage ---------------------------------------------------------
-    def restore(
-        self,
-        members: list[MemberRow],
-        claims: list[ClaimRow],
-        results: list[tuple[str, str, str | None]],
-    ) -> None:
+    def restore(self, members: list[MemberRow], claims: list[ClaimRow]) -> None:
         for hunt, player, next_clue, score, place in members:
             self._add_member(Member(hunt, player, next_clue, score, place))
         for hunt, treasure, player in claims:
             self.winners[(hunt, treasure)] = player
-        for event_id, status, reason in results:
-            self.results[event_id] = (status, reason)
 
     def _add_member(self, member: Member) -> None:
         self.members[(member.hunt, member.player)] = member
@@ -82,38 +105,36 @@ class Game:
     def apply(self, events: list[Event], changes: Changes) -> list[Result]:
         """Apply `events` in order; append what must be persisted to `changes`."""
         results = []
+        append_event = changes.events.append
         for event in events:
-            members_before = len(changes.members)
-            claims_before = len(changes.claims)
-            status, reason = self._apply_one(event, changes)
-            results.append((status, reason))
-            changes.events.append(
-                (event.id, event.type, event.hunt, event.player, event.target, status, reason)
-            )
-            changes.per_event.append(
-                (len(changes.members) - members_before, len(changes.claims) - claims_before)
+            result = self._apply_one(event, changes)
+            results.append(result)
+            append_event(
+                (event.id, event.type, event.hunt, event.player, event.target, result[0], result[1])
             )
         return results
 
     def _apply_one(self, event: Event, changes: Changes) -> Result:
-        key = (event.hunt, event.player)
-        member = self.members.get(key)
+        member = self.members.get((event.hunt, event.player))
         if event.type == "join":
             if member is not None:
-                return REJECTED, ALREADY_JOINED
+                return _unchanged(changes, ALREADY_JOINED)
             member = Member(event.hunt, event.player)
             self._add_member(member)
+            changes.undo.append((member, 0, 0, 0, None))
             changes.members.append(member.row())
-            return APPLIED, None
+            changes.per_event.append(_MEMBER_ROW)
+            return RESULT_APPLIED
         if member is None:
-            return REJECTED, NOT_JOINED
+            return _unchanged(changes, NOT_JOINED)
+        before = (member, member.next_clue, member.score, member.place, None)
         if event.type == "checkin":
             member.place = event.target
             member.score += 1
         elif event.type == "solve":
             verdict = self._check_answer(member, event)
             if verdict is not None:
-                return REJECTED, verdict
+                return _unchanged(changes, verdict)
             member.next_clue += 1
             member.score += 10
         elif event.type == "hint":
@@ -121,14 +142,37 @@ class Game:
         else:  # claim
             treasure = (event.hunt, event.target)
             if treasure in self.winners:
-                return ALREADY_CLAIMED, None
+                changes.undo.append(None)
+                changes.per_event.append(_NO_ROWS)
+                return RESULT_ALREADY_CLAIMED
             self.winners[treasure] = event.player
             member.score += 50
-            changes.claims.append((event.hunt, event.target, event.player))
+            changes.undo.append((member, before[1], before[2], before[3], treasure))
             changes.members.append(member.row())
-            return WON, None
+            changes.claims.append((event.hunt, event.target, event.player))
+            changes.per_event.append(_MEMBER_AND_CLAIM_ROWS)
+            return RESULT_WON
+        changes.undo.append(before)
         changes.members.append(member.row())
-        return APPLIED, None
+        changes.per_event.append(_MEMBER_ROW)
+        return RESULT_APPLIED
+
+    def undo(self, changes: Changes, first: int = 0) -> None:
+        """Take back what events `first`.. of `changes` did, last first."""
+        for entry in reversed(changes.undo[first:]):
+            if entry is None:
+                continue
+            member, next_clue, score, place, treasure = entry
+            if treasure is not None:
+                del self.winners[treasure]
+            if next_clue == 0:  # the event created this member
+                del self.members[(member.hunt, member.player)]
+                joined = self.by_player[member.player]
+                joined.remove(member)
+                if not joined:
+                    del self.by_player[member.player]
+                continue
+            member.next_clue, member.score, member.place = next_clue, score, place
 
     def _check_answer(self, member: Member, event: Event) -> str | None:
         answers = self.world.hunt(event.hunt).answers
@@ -151,3 +195,10 @@ class Game:
             {"hunt": m.hunt, "score": m.score, "next_clue": m.next_clue, "place": m.place}
             for m in self.by_player.get(player, ())
         ]
+
+
+def _unchanged(changes: Changes, reason: str) -> Result:
+    """The result of an event rejected for `reason`: nothing to persist but its row."""
+    changes.undo.append(None)
+    changes.per_event.append(_NO_ROWS)
+    return _REJECTED[reason]

@@ -28,6 +28,8 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 STATUSES = ("applied", "won", "already_claimed", "rejected")
+REJECTION_CAUSES = ("queue_full", "shutting_down", "commit_failed")
+BAD_REQUEST_CODES = ("400", "408", "413", "415")
 
 
 class Buckets:
@@ -54,10 +56,8 @@ class EngineMetrics(Collector):
     def __init__(self, queue_depth: Callable[[], float]) -> None:
         self.queue_depth = queue_depth
         self.processed = {(kind, status): 0 for kind in EVENT_TYPES for status in STATUSES}
-        self.rejected = {
-            (kind, cause): 0 for kind in EVENT_TYPES for cause in ("queue_full", "shutting_down")
-        }
-        self.bad_requests = {"400": 0, "413": 0}
+        self.rejected = {(kind, cause): 0 for kind in EVENT_TYPES for cause in REJECTION_CAUSES}
+        self.bad_requests = dict.fromkeys(BAD_REQUEST_CODES, 0)
         self.batch_size = Buckets(BATCH_BUCKETS)
         self.request_latency = Buckets(LATENCY_BUCKETS)
         self.registry = CollectorRegistry()
@@ -84,14 +84,14 @@ class EngineMetrics(Collector):
         yield processed
         rejected = CounterMetricFamily(
             "veltrix_events_rejected",
-            "Events refused before processing, by type and cause",
+            "Events not applied, by type and cause",
             labels=["type", "cause"],
         )
         for (kind, cause), count in self.rejected.items():
             rejected.add_metric([kind, cause], count)
         yield rejected
         bad = CounterMetricFamily(
-            "veltrix_bad_requests", "Requests answered 400 or 413", labels=["code"]
+            "veltrix_bad_requests", "Requests refused as sent (4xx but 429)", labels=["code"]
         )
         for code, count in self.bad_requests.items():
             bad.add_metric([code], count)

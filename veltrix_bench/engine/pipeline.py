@@ -12,21 +12,40 @@ from typing import Any, TypeVar
 from veltrix_bench.engine.config import EngineConfig
 from veltrix_bench.engine.events import EVENT_TYPES, Event
 from veltrix_bench.engine.game import Changes, Game, Result
+from veltrix_bench.engine.idempotency import RecentResults
 from veltrix_bench.engine.metrics import EngineMetrics
-from veltrix_bench.engine.storage import Store
+from veltrix_bench.engine.storage import CommitFailed, Store
 
 log = logging.getLogger("veltrix.pipeline")
 
-Item = tuple[Event, "asyncio.Future[Result]"]
+# An event that was accepted but is neither committed nor answered from the events table.
+NOT_APPLIED = "not_applied"
+COMMIT_FAILED = "commit failed"
+SHUTTING_DOWN = "engine is shutting down"
+RESULT_COMMIT_FAILED: Result = (NOT_APPLIED, COMMIT_FAILED)
+RESULT_SHUTTING_DOWN: Result = (NOT_APPLIED, SHUTTING_DOWN)
+
+# An accepted event, the future its result is set on, and the `fresh` list of the request
+# that brought it with its index there: cleared when the request must not count the event as
+# acknowledged (not applied, or applied long ago and answered from the events table).
+Item = tuple[Event, "asyncio.Future[Result]", list[bool], int]
 T = TypeVar("T")
 
 
 class QueueFull(Exception):
-    """The bounded queue cannot take the whole request: nothing of it was accepted."""
+    """The bounded queue cannot take the whole request now: nothing of it was accepted."""
+
+
+class TooManyEvents(Exception):
+    """The request holds more events than the queue can ever take: nothing was accepted."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(f"a request may hold at most {capacity} events (queue.capacity)")
+        self.capacity = capacity
 
 
 class ShuttingDown(Exception):
-    """The engine is stopping and did not apply the event."""
+    """The engine is stopping and did not accept the request."""
 
 
 class Pipeline:
@@ -41,6 +60,9 @@ class Pipeline:
         # event as asyncio.Queue would (a future and a callback for every put).
         self.waiting: deque[Item] = deque()
         self._wakeup = asyncio.Event()
+        # Every id is in at most one of these at any moment between two awaits: committed
+        # lately (`recent`), accepted and not yet settled (`pending`), or neither.
+        self.recent = RecentResults(config.storage.recent_results)
         self.pending: dict[str, asyncio.Future[Result]] = {}
         self.acknowledged: dict[str, int] = dict.fromkeys(EVENT_TYPES, 0)
         self.duplicates = 0
@@ -66,17 +88,25 @@ class Pipeline:
             self._consumer = asyncio.get_running_loop().create_task(self._consume())
 
     async def submit(self, events: list[Event]) -> tuple[list[Result], list[bool]]:
-        """Results in request order, and which of them this request applied for the first time."""
+        """Results in request order, and which of them this request applied for the first time.
+
+        A result may be RESULT_SHUTTING_DOWN or RESULT_COMMIT_FAILED: that event was not
+        applied, while others of the request may have been.
+        """
         if not self.accepting:
             for event in events:
                 self.metrics.count_rejected(event.type, "shutting_down")
             raise ShuttingDown
+        capacity = self.config.queue.capacity
+        if capacity and len(events) > capacity:
+            raise TooManyEvents(capacity)
         loop = asyncio.get_running_loop()
+        recent, pending = self.recent, self.pending
         waits: list[asyncio.Future[Result]] = []
         fresh: list[bool] = []
         new_items: list[Item] = []
         for event in events:
-            known = self.game.results.get(event.id)
+            known = recent.get(event.id)
             if known is not None:
                 done: asyncio.Future[Result] = loop.create_future()
                 done.set_result(known)
@@ -84,14 +114,15 @@ class Pipeline:
                 fresh.append(False)
                 self.duplicates += 1
                 continue
-            in_flight = self.pending.get(event.id)
-            if in_flight is not None:
+            in_flight = pending.get(event.id)
+            if in_flight is not None:  # sent before, by this request or another: its result
                 waits.append(in_flight)
                 fresh.append(False)
                 self.duplicates += 1
                 continue
             future: asyncio.Future[Result] = loop.create_future()
-            new_items.append((event, future))
+            pending[event.id] = future
+            new_items.append((event, future, fresh, len(fresh)))
             waits.append(future)
             fresh.append(True)
         if new_items:
@@ -104,8 +135,9 @@ class Pipeline:
     async def _admit(self, items: list[Item]) -> None:
         capacity = self.config.queue.capacity
         if capacity and len(self.waiting) + len(items) > capacity:
-            if self.config.queue.overflow == "reject" or len(items) > capacity:
-                for event, _ in items:
+            if self.config.queue.overflow == "reject":
+                for event, _, _, _ in items:
+                    self.pending.pop(event.id, None)  # no await since they went in: unseen
                     self.metrics.count_rejected(event.type, "queue_full")
                 raise QueueFull
             async with self._space:
@@ -113,15 +145,12 @@ class Pipeline:
                     lambda: not self.accepting or len(self.waiting) + len(items) <= capacity
                 )
             if not self.accepting:  # a shutdown began while this request waited for space
-                for event, _ in items:
-                    self.metrics.count_rejected(event.type, "shutting_down")
-                raise ShuttingDown
-        for event, future in items:
-            self.pending[event.id] = future
+                self._answer(items, RESULT_SHUTTING_DOWN, "shutting_down")
+                return
         if self.config.processing.mode == "inline":
             async with self._inline_lock:
                 if self._refusing:  # past the drain's deadline: not applied
-                    self._refused += self._fail(items)
+                    self._refused += self._answer(items, RESULT_SHUTTING_DOWN, "shutting_down")
                     return
                 await self._process(items)
             return
@@ -159,27 +188,81 @@ class Pipeline:
                 await asyncio.sleep(0)
 
     async def _process(self, batch: list[Item]) -> None:
-        changes = Changes()
-        events = [event for event, _ in batch]
-        results = self.game.apply(events, changes)
-        try:
-            await self._on_writer(self.store.write, changes)
-        except Exception as exc:
-            log.exception("commit failed; %d events not acknowledged", len(batch))
-            for event, future in batch:
-                self.pending.pop(event.id, None)
-                if not future.done():
-                    future.set_exception(exc)
+        """Apply and commit `batch`. Each event ends committed with its result, answered from
+        the events table, or not applied; memory then holds exactly what the database holds."""
+        while batch:
+            changes = Changes()
+            results = self.game.apply([item[0] for item in batch], changes)
+            try:
+                await self._on_writer(self.store.write, changes)
+            except CommitFailed as failure:
+                batch = await self._after_failed_commit(batch, changes, results, failure)
+                continue
+            self._settle(batch, results)
             return
-        self.metrics.batch_size.observe(len(batch))
+
+    def _settle(self, items: list[Item], results: list[Result]) -> None:
+        """Committed: remember each result for its id and answer it."""
+        self.metrics.batch_size.observe(len(items))
+        remember = self.recent.add
+        settled = self.pending.pop
         count_processed = self.metrics.count_processed
-        game_results = self.game.results
-        for (event, future), result in zip(batch, results, strict=True):
-            game_results[event.id] = result
-            self.pending.pop(event.id, None)
+        for (event, future, _, _), result in zip(items, results, strict=True):
+            remember(event.id, result)
+            settled(event.id, None)
             count_processed(event.type, result[0])
             if not future.done():
                 future.set_result(result)
+
+    async def _after_failed_commit(
+        self, batch: list[Item], changes: Changes, results: list[Result], failure: CommitFailed
+    ) -> list[Item]:
+        """Take back what was not committed; returns the events to apply again, if any.
+
+        An id evicted from `recent` is applied again as if new, and its commit then fails on
+        the events table's primary key: such ids are answered with their stored result, and
+        the others of the batch are applied again without them. Any other failure leaves
+        the events not applied.
+        """
+        committed = failure.committed
+        self.game.undo(changes, committed)  # before any await: no one sees the undone state
+        if committed:  # commit per event: those before the failed one stay committed
+            self._settle(batch[:committed], results[:committed])
+        rest = batch[committed:]
+        try:
+            stored = await self._on_writer(self.store.results_of, [item[0].id for item in rest])
+        except Exception:  # noqa: BLE001 - the failure to report is the commit's
+            stored = {}
+        if not stored:
+            log.error("%s; %d events not applied", failure, len(rest))
+            self._answer(rest, RESULT_COMMIT_FAILED, "commit_failed")
+            return []
+        again = []
+        for item in rest:
+            event, future, fresh, index = item
+            result = stored.get(event.id)
+            if result is None:
+                again.append(item)
+                continue
+            self.pending.pop(event.id, None)
+            self.recent.add(event.id, result)
+            self.duplicates += 1
+            fresh[index] = False
+            if not future.done():
+                future.set_result(result)
+        return again
+
+    def _answer(self, items: list[Item], result: Result, cause: str) -> int:
+        """Answer these events `result` (not applied); returns how many were unanswered."""
+        answered = 0
+        for event, future, fresh, index in items:
+            self.pending.pop(event.id, None)
+            fresh[index] = False
+            if not future.done():
+                self.metrics.count_rejected(event.type, cause)
+                future.set_result(result)
+                answered += 1
+        return answered
 
     def count_acknowledged(self, events: list[Event], fresh: list[bool]) -> None:
         acknowledged = self.acknowledged
@@ -201,10 +284,8 @@ class Pipeline:
         return await asyncio.get_running_loop().run_in_executor(self._writer, work, *args)
 
     async def drain(self, timeout: float) -> int:
-        """Stop taking events, finish the queued ones; fail those left after `timeout`.
-
-        Returns how many events were failed with ShuttingDown.
-        """
+        """Stop taking events, finish the queued ones; answer those left after `timeout`
+        RESULT_SHUTTING_DOWN. Returns how many events were so answered."""
         self.accepting = False
         async with self._space:  # requests waiting for queue space: refused, not queued
             self._space.notify_all()
@@ -227,17 +308,7 @@ class Pipeline:
     def _fail_queued(self) -> int:
         items = list(self.waiting)
         self.waiting.clear()
-        return self._fail(items)
-
-    def _fail(self, items: list[Item]) -> int:
-        """Answer these events ShuttingDown; returns how many were still unanswered."""
-        failed = 0
-        for event, future in items:
-            self.pending.pop(event.id, None)
-            if not future.done():
-                future.set_exception(ShuttingDown())
-                failed += 1
-        return failed
+        return self._answer(items, RESULT_SHUTTING_DOWN, "shutting_down")
 
     def close(self) -> None:
         if self._writer is not None:

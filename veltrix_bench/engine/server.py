@@ -21,7 +21,14 @@ from veltrix_bench.engine.config import EngineConfig
 from veltrix_bench.engine.events import DECODERS, Event, EventError
 from veltrix_bench.engine.game import Game, Result
 from veltrix_bench.engine.metrics import EngineMetrics
-from veltrix_bench.engine.pipeline import Pipeline, QueueFull, ShuttingDown
+from veltrix_bench.engine.pipeline import (
+    COMMIT_FAILED,
+    NOT_APPLIED,
+    Pipeline,
+    QueueFull,
+    ShuttingDown,
+    TooManyEvents,
+)
 from veltrix_bench.engine.storage import Store
 from veltrix_bench.engine.world import World
 from veltrix_bench.quietgc import QuietCollector
@@ -34,13 +41,17 @@ _quote = json.encoder.encode_basestring_ascii  # a JSON string literal, in C
 # can tell how much of the process's time handling events takes.
 HANDLER_FUNCTIONS = (
     "veltrix_bench/engine/server.py:post_events",
+    "veltrix_bench/engine/server.py:_read_events",
     "veltrix_bench/engine/server.py:_post_events",
     "veltrix_bench/engine/server.py:_results_json",
+    "veltrix_bench/engine/server.py:_not_applied",
     "veltrix_bench/engine/server.py:_result_tail",
     "veltrix_bench/engine/pipeline.py",
+    "veltrix_bench/engine/idempotency.py",
     "veltrix_bench/engine/events.py",
     "veltrix_bench/engine/game.py:apply",
     "veltrix_bench/engine/game.py:_apply_one",
+    "veltrix_bench/engine/game.py:_unchanged",
     "veltrix_bench/engine/game.py:_check_answer",
     "veltrix_bench/engine/game.py:_add_member",
     "veltrix_bench/engine/game.py:row",
@@ -48,11 +59,24 @@ HANDLER_FUNCTIONS = (
 )
 
 _JSON = "application/json"
+# At shutdown, after the drain: how long aiohttp lets a request still being read or answered
+# finish before cancelling it (it may wait twice that: before and after the cancel).
+_CLOSE_TIMEOUT_S = 0.5
 
 
 def _error(status: int, field: str | None, message: str, **headers: str) -> web.Response:
     body = json.dumps({"error": message, "field": field} if field else {"error": message})
     return web.Response(status=status, text=body, content_type=_JSON, headers=headers)
+
+
+class BadRequest(Exception):
+    """A request the engine will not take as sent: its 4xx status, the field, and why."""
+
+    def __init__(self, status: int, field: str, message: str) -> None:
+        super().__init__(f"{status} {field}: {message}")
+        self.status = status
+        self.field = field
+        self.message = message
 
 
 @functools.cache
@@ -64,14 +88,31 @@ def _result_tail(result: Result) -> str:
     return f', "status": "{status}", "reason": {json.dumps(reason)}}}'
 
 
-def _results_json(events: list[Event], results: list[Result]) -> str:
-    """The 200 body, assembled from cached pieces rather than a dict per event."""
+def _results_json(events: list[Event], results: list[Result], error: str | None = None) -> str:
+    """The answer's body, assembled from cached pieces rather than a dict per event."""
+    head = '{"results": [' if error is None else f'{{"error": {json.dumps(error)}, "results": ['
     if len(events) == 1:
-        return f'{{"results": [{{"id": {_quote(events[0].id)}{_result_tail(results[0])}]}}'
+        return f'{head}{{"id": {_quote(events[0].id)}{_result_tail(results[0])}]}}'
     parts = [
         f'{{"id": {_quote(e.id)}{_result_tail(r)}' for e, r in zip(events, results, strict=True)
     ]
-    return '{"results": [' + ", ".join(parts) + "]}"
+    return head + ", ".join(parts) + "]}"
+
+
+def _not_applied(results: list[Result]) -> tuple[int, str] | None:
+    """(5xx status, error) when some events were not applied: 500 if a commit failed, 503 if
+    the engine stopped first; None when every event has its result."""
+    if len(results) == 1:
+        if results[0][0] != NOT_APPLIED:
+            return None
+        missed = [results[0]]
+    else:
+        missed = [r for r in results if r[0] == NOT_APPLIED]
+        if not missed:
+            return None
+    reason = COMMIT_FAILED if any(r[1] == COMMIT_FAILED for r in missed) else missed[0][1]
+    status = 500 if reason == COMMIT_FAILED else 503
+    return status, f"{reason}: {len(missed)} of {len(results)} events not applied"
 
 
 class Engine:
@@ -81,10 +122,13 @@ class Engine:
         self.config = config
         self.world = World.generate(config.world)
         self.game = Game(self.world)
-        store = Store(config.storage, db_path)
-        self.game.restore(*store.load())
+        store = Store(config.storage, db_path, config.faults.commit_fail_prefix)
+        members, claims, results = store.load(config.storage.recent_results)
+        self.game.restore(members, claims)
         self.metrics = EngineMetrics(lambda: self.pipeline.depth)
         self.pipeline = Pipeline(config, self.game, store, self.metrics)
+        for event_id, result in results:
+            self.pipeline.recent.add(event_id, result)
         self._hunts_json = [json.dumps(h.describe()) for h in self.world.hunts]
         self._decode = DECODERS[config.http.decoder]
         self.stopping = False  # set on SIGINT/SIGTERM: new requests get 503
@@ -110,24 +154,50 @@ class Engine:
         started = time.perf_counter()
         if self.stopping:
             return _error(503, None, "engine is shutting down", **{"Retry-After": "1"})
+        try:
+            events = await self._read_events(request)
+        except BadRequest as exc:
+            self.metrics.bad_requests[str(exc.status)] += 1
+            response = _error(exc.status, exc.field, exc.message)
+            if exc.status == 408:  # the rest of the body may still come: not on this connection
+                response.force_close()
+            return response
+        if self.stopping:  # the body arrived after the shutdown began: not accepted
+            return _error(503, None, "engine is shutting down", **{"Retry-After": "1"})
         self.requests_in_flight += 1
         try:
-            return await self._post_events(request, started)
+            return await self._post_events(events, started)
         finally:
             self.requests_in_flight -= 1
 
-    async def _post_events(self, request: web.Request, started: float) -> web.Response:
+    async def _read_events(self, request: web.Request) -> list[Event]:
+        """The events of a POST; BadRequest saying what is wrong with anything else. The one
+        place where a malformed request becomes its 4xx answer."""
+        encoding = request.headers.get("Content-Encoding", "identity")
+        if encoding.strip().lower() != "identity":
+            raise BadRequest(
+                415, "Content-Encoding", f"{encoding!r} is not taken: send the body uncompressed"
+            )
         try:
-            body = await request.read()
+            if request.content.is_eof():  # the usual small body came with the head
+                body = await request.read()
+            else:
+                async with asyncio.timeout(self.config.http.body_timeout_s):
+                    body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            self.metrics.bad_requests["413"] += 1
             limit = self.config.http.max_body_bytes
-            return _error(413, "body", f"request body over the limit of {limit} bytes")
+            raise BadRequest(413, "body", f"over the limit of {limit} bytes") from None
+        except TimeoutError:
+            timeout = self.config.http.body_timeout_s
+            raise BadRequest(
+                408, "body", f"not all sent within {timeout:g} s (http.body_timeout_s)"
+            ) from None
         try:
-            events = self._decode(body, self.config.world)
+            return self._decode(body, self.config.world)
         except EventError as exc:
-            self.metrics.bad_requests["400"] += 1
-            return _error(400, exc.field, exc.message)
+            raise BadRequest(400, exc.field, exc.message) from None
+
+    async def _post_events(self, events: list[Event], started: float) -> web.Response:
         delay = self.config.faults.event_delay_ms
         if delay:
             await asyncio.sleep(delay / 1000)
@@ -136,10 +206,21 @@ class Engine:
         except QueueFull:
             retry = str(self.config.queue.retry_after_s)
             return _error(429, None, "event queue is full", **{"Retry-After": retry})
+        except TooManyEvents as exc:
+            self.metrics.bad_requests["413"] += 1
+            return _error(413, "body", str(exc))
         except ShuttingDown:
             return _error(503, None, "engine is shutting down", **{"Retry-After": "1"})
-        body_out = _results_json(events, results)
         self.pipeline.count_acknowledged(events, fresh)
+        missed = _not_applied(results)
+        if missed is not None:
+            # Some or all events were not applied; the others' results are committed. Every
+            # id answers the same when sent again, so the client may retry the whole request.
+            status, error = missed
+            headers = {"Retry-After": "1"} if status == 503 else {}
+            body = _results_json(events, results, error)
+            return web.Response(status=status, text=body, content_type=_JSON, headers=headers)
+        body_out = _results_json(events, results)
         self.metrics.request_latency.observe(time.perf_counter() - started)
         return web.Response(text=body_out, content_type=_JSON)
 
@@ -230,7 +311,16 @@ def _keep_collector_quiet(loop: asyncio.AbstractEventLoop, gen0_threshold: int) 
 async def serve(config: EngineConfig, host: str, port: int, db_path: Path) -> int:
     """Run the engine until SIGINT/SIGTERM; returns the process exit code."""
     engine = Engine(config, db_path)
-    runner = web.AppRunner(engine.app(), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        engine.app(),
+        access_log=None,
+        handle_signals=False,
+        # aiohttp closes a connection that has not delivered a whole request head this long
+        # after it opened or after its last answer (its keep-alive timer runs until then)
+        keepalive_timeout=config.http.header_timeout_s,
+        auto_decompress=False,  # bodies are taken as sent; Content-Encoding is refused (415)
+        shutdown_timeout=_CLOSE_TIMEOUT_S,
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=4096)
     try:

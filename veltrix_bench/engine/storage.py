@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
 from pathlib import Path
 
 from veltrix_bench.engine.config import StorageConfig
-from veltrix_bench.engine.game import Changes, ClaimRow, MemberRow
+from veltrix_bench.engine.game import Changes, ClaimRow, EventRow, MemberRow, Result, shared_result
+from veltrix_bench.errors import ConfigError
 
 # Every schema change is one entry here, applied in order; PRAGMA user_version records the last.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -33,23 +35,42 @@ _UPSERT_MEMBER = (
 # A second winner of a treasure violates the primary key: the database itself backs the rule.
 _INSERT_CLAIM = "INSERT INTO claims VALUES (?, ?, ?)"
 
+_LOOKUP_CHUNK = 500  # ids per SELECT ... IN (...): well under SQLite's limit on parameters
+
 CHECKPOINT_THREAD_NAME = "veltrix-checkpointer"
 log = logging.getLogger("veltrix.storage")
+
+
+class CommitFailed(Exception):
+    """A write failed and was rolled back; the batch's first `committed` events (commit per
+    event) were committed before it."""
+
+    def __init__(self, committed: int, cause: Exception) -> None:
+        super().__init__(f"commit failed: {type(cause).__name__}: {cause}")
+        self.committed = committed
+        self.cause = cause
+
+
+class InjectedFault(Exception):
+    """The commit failure asked for by faults.commit_fail_prefix."""
 
 
 class Store:
     """One connection, used from one thread at a time: the writer thread or the event loop."""
 
-    def __init__(self, config: StorageConfig, path: Path) -> None:
+    def __init__(self, config: StorageConfig, path: Path, commit_fail_prefix: str = "") -> None:
         self.config = config
         self.path = path
-        self.connection = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=30
-        )
-        self.connection.execute(f"PRAGMA journal_mode = {config.journal_mode}")
-        self.connection.execute(f"PRAGMA synchronous = {config.synchronous}")
-        self.migrate()
+        self.commit_fail_prefix = commit_fail_prefix
+        self.connection = _open(path)
         self._checkpointer: Checkpointer | None = None
+        try:
+            self.connection.execute(f"PRAGMA journal_mode = {config.journal_mode}")
+            self.connection.execute(f"PRAGMA synchronous = {config.synchronous}")
+            self.migrate()
+        except sqlite3.Error as exc:
+            self.connection.close()
+            raise ConfigError(f"database {path}: cannot be written ({exc})") from None
         if config.journal_mode == "wal" and config.checkpoint == "background":
             # the writer's commits never checkpoint: at a few hundred commits a second the
             # commit that did (every 1,000 WAL pages) stalled every request behind it
@@ -65,17 +86,35 @@ class Store:
             self.connection.execute(f"PRAGMA user_version = {number}")
             self.connection.execute("COMMIT")
 
-    def load(
-        self,
-    ) -> tuple[list[MemberRow], list[ClaimRow], list[tuple[str, str, str | None]]]:
+    def load(self, recent: int) -> tuple[list[MemberRow], list[ClaimRow], list[tuple[str, Result]]]:
+        """Members, claims, and the results of the `recent` latest events, oldest first."""
         cursor = self.connection
         members = cursor.execute("SELECT * FROM members").fetchall()
         claims = cursor.execute("SELECT * FROM claims").fetchall()
-        results = cursor.execute("SELECT id, status, reason FROM events").fetchall()
+        latest = cursor.execute(
+            "SELECT id, status, reason FROM events ORDER BY rowid DESC LIMIT ?", (recent,)
+        ).fetchall()
+        results = [(event_id, shared_result(status, reason)) for event_id, status, reason in latest]
+        results.reverse()
         return members, claims, results
 
+    def results_of(self, event_ids: list[str]) -> dict[str, Result]:
+        """The stored result of each of these events that is in the events table."""
+        found: dict[str, Result] = {}
+        for at in range(0, len(event_ids), _LOOKUP_CHUNK):
+            chunk = event_ids[at : at + _LOOKUP_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.connection.execute(
+                f"SELECT id, status, reason FROM events WHERE id IN ({marks})", chunk
+            )
+            found.update(
+                (event_id, shared_result(status, reason)) for event_id, status, reason in rows
+            )
+        return found
+
     def write(self, changes: Changes) -> None:
-        """Persist `changes`; returns only once they are committed."""
+        """Persist `changes`; returns only once they are committed, else raises CommitFailed
+        with everything not committed rolled back."""
         if self.config.commit == "batch":
             self._write_group(changes)
         else:
@@ -92,16 +131,18 @@ class Store:
                 self.connection.executemany(_UPSERT_MEMBER, changes.members)
             if changes.claims:
                 self.connection.executemany(_INSERT_CLAIM, changes.claims)
-        except BaseException:
-            execute("ROLLBACK")
-            raise
-        execute("COMMIT")
+            if self.commit_fail_prefix:
+                self._inject_fault(changes.events)
+            execute("COMMIT")
+        except Exception as exc:
+            self._roll_back()
+            raise CommitFailed(0, exc) from exc
 
     def _write_each(self, changes: Changes) -> None:
         execute = self.connection.execute
         member_at = claim_at = 0
-        for event_row, (member_rows, claim_rows) in zip(
-            changes.events, changes.per_event, strict=True
+        for committed, (event_row, (member_rows, claim_rows)) in enumerate(
+            zip(changes.events, changes.per_event, strict=True)
         ):
             execute("BEGIN")
             try:
@@ -110,12 +151,27 @@ class Store:
                     execute(_UPSERT_MEMBER, row)
                 for claim in changes.claims[claim_at : claim_at + claim_rows]:
                     execute(_INSERT_CLAIM, claim)
-            except BaseException:
-                execute("ROLLBACK")
-                raise
-            execute("COMMIT")
+                if self.commit_fail_prefix:
+                    self._inject_fault([event_row])
+                execute("COMMIT")
+            except Exception as exc:
+                self._roll_back()
+                raise CommitFailed(committed, exc) from exc
             member_at += member_rows
             claim_at += claim_rows
+
+    def _inject_fault(self, rows: list[EventRow]) -> None:
+        prefix = self.commit_fail_prefix
+        for row in rows:
+            if row[0].startswith(prefix):
+                raise InjectedFault(f"faults.commit_fail_prefix {prefix!r} matches {row[0]!r}")
+
+    def _roll_back(self) -> None:
+        # a failed COMMIT may have ended the transaction already (SQLite rolls back by itself
+        # on some errors, such as a full disk)
+        if self.connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.connection.execute("ROLLBACK")
 
     def persisted_by_type(self) -> dict[str, int]:
         rows = self.connection.execute("SELECT type, COUNT(*) FROM events GROUP BY type")
@@ -125,6 +181,34 @@ class Store:
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self.connection.close()  # the last connection to close checkpoints what is left
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """A connection to an SQLite file of a schema this engine knows; ConfigError (exit 2)
+    naming the file otherwise, before anything was written to it."""
+    if not path.parent.is_dir():
+        raise ConfigError(f"database {path}: no such directory {path.parent}")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"database {path}: not a file")
+    try:
+        connection = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=30
+        )
+    except sqlite3.Error as exc:
+        raise ConfigError(f"database {path}: cannot be opened ({exc})") from None
+    try:
+        # the first read of the file: it checks the header before anything is written
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+    except sqlite3.Error as exc:
+        connection.close()
+        raise ConfigError(f"database {path}: not an SQLite database ({exc})") from None
+    if version > len(MIGRATIONS):
+        connection.close()
+        raise ConfigError(
+            f"database {path}: schema version {version}, newer than this engine's "
+            f"{len(MIGRATIONS)}: use the vbench that wrote it, or another file"
+        )
+    return connection
 
 
 # The WAL may grow to about this many frames (64 MiB of 4 KiB pages) before the writer

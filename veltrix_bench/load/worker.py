@@ -152,7 +152,7 @@ class Worker:
         self.runner.send_message(WARM, pack(Warm(index, self.runner.user_count)))
         window: WindowStart | None = self._wait(self.window, SETUP_TIMEOUT_S)
         if window is not None and not self.close.ready():
-            load.open_window(time.perf_counter() + (window.start_epoch - time.time()), self._ship)
+            load.open_window(time.perf_counter() + window.opens_in_s, self._ship)
         close: Close | None = self._wait(self.close, load.spec.duration_s + SETUP_TIMEOUT_S)
         interrupted = self.stop.requested or bool(close and close.interrupted)
         self._result = load.finish_window(interrupted, self.stop.event, self._ship)
@@ -160,6 +160,14 @@ class Worker:
 
     def _ship(self, report: IntervalReport) -> None:
         self._intervals.append(report)
+
+
+def _connect(host: str, port: int, stop: StopRequest) -> Worker | None:
+    """The worker, once the master answered; None if Locust gave up on it."""
+    try:
+        return Worker(host, port, stop)
+    except ConnectionError:
+        return None
 
 
 def parse_master(text: str) -> tuple[str, int]:
@@ -181,10 +189,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # a private name of Locust's (tests/test_load_patches.py pins it; pyproject bounds it)
     locust.runners.WORKER_REPORT_INTERVAL = REPORT_INTERVAL_S
-    try:
-        worker = Worker(host, port, stop)
-    except ConnectionError as exc:
-        log.error("cannot reach the master at %s:%d: %s", host, port, exc)
+    log.info("connecting to the master at %s:%d", host, port)
+    # Locust retries for five minutes without a look at signals: connect in a greenlet, so
+    # Ctrl-C or SIGTERM still ends a worker whose master never answers
+    connecting = gevent.spawn(_connect, host, port, stop)
+    gevent.wait([connecting, stop.event], count=1)
+    worker = connecting.value if connecting.ready() else None
+    if worker is None:
+        connecting.kill()
+        log.error(
+            "no answer from the master at %s:%d (is `vbench run --expect-workers` listening "
+            "there? see its --master-bind)",
+            host,
+            port,
+        )
         return 1
     log.info("connected to the master at %s:%d", host, port)
     try:
