@@ -181,9 +181,14 @@ HEALTHY: dict[str, Any] = {
          Verdict.FAIL, "the engine died: engine exited (code -9)"),
         ({"invariants": {"acked_equals_persisted": False}}, 0, Verdict.FAIL,
          "acked_equals_persisted"),
-        # a saturated generator says nothing about the engine, even with a failing p99
+        # a saturated generator says nothing about the engine, even with a failing p99 ...
         ({"generator": {"saturated": True, "late_starts": {"in_flight_cap": 0, "generator": 40}},
           "latency_ms": {"p99": 900.0}}, 0, Verdict.GENERATOR, "could not keep up"),
+        ({"generator": {"saturated": True, "achieved_rate_ratio": 0.8},
+          "requests": {"total": 800, "ok": 800}}, 0, Verdict.GENERATOR, "could not keep up"),
+        # ... unless it sent the load and the engine left it unanswered
+        ({"generator": {"saturated": True, "achieved_rate_ratio": 1.0},
+          "requests": {"total": 30, "ok": 30}}, 770, Verdict.FAIL, "770 requests still"),
     ],
 )  # fmt: skip
 def test_a_trial_passes_only_when_every_slo_holds_the_rate_was_achieved_and_the_generator_kept_up(

@@ -58,11 +58,17 @@ def trial_verdict(summary: Summary, slos: Sequence[Check], unanswered: int) -> T
     """One trial of a step: every SLO holds on intended-time latency, at least ACHIEVED_MIN of
     the offered requests were answered ok (none left unanswered), and the generator kept up.
 
-    A saturated generator makes the trial say nothing about the engine (GENERATOR), whatever
-    else it shows; a run the engine did not survive, or that broke an invariant, fails.
+    A saturated generator makes the trial say nothing about the engine (GENERATOR) — unless
+    it still sent at least ACHIEVED_MIN of the schedule and the engine left too much of that
+    unanswered (or refused it): its late starts cannot explain answers that never came. A run
+    the engine did not survive, or that broke an invariant, fails.
     """
-    if summary.generator.saturated:
-        late = summary.generator.late_starts.generator
+    generator = summary.generator
+    answered = achieved_ratio(summary)
+    sent = generator.achieved_rate_ratio if generator.achieved_rate_ratio is not None else 1.0
+    not_answered = answered is None or answered < ACHIEVED_MIN or unanswered > 0
+    if generator.saturated and not (sent >= ACHIEVED_MIN and not_answered):
+        late = generator.late_starts.generator
         return TrialVerdict(
             Verdict.GENERATOR,
             (f"the load generator could not keep up ({late:,} starts late on its side)",),
@@ -75,12 +81,13 @@ def trial_verdict(summary: Summary, slos: Sequence[Check], unanswered: int) -> T
         result = slo.evaluate(summary)
         if not result.passed:
             reasons.append(f"{slo.text}: {result.detail}")
-    achieved = achieved_ratio(summary)
-    if achieved is None or achieved < ACHIEVED_MIN:
-        shown = "nothing" if achieved is None else f"{achieved:.1%}"
+    if answered is None or answered < ACHIEVED_MIN:
+        shown = "nothing" if answered is None else f"{answered:.1%}"
         reasons.append(f"{shown} of the offered requests answered ok ({ACHIEVED_MIN:.0%} needed)")
     if unanswered:
         reasons.append(f"{unanswered:,} requests still unanswered after the drain")
+    if generator.saturated:  # and yet it sent the load: the answers are what failed
+        reasons.append(f"the generator was late on some starts, but sent {sent:.1%} of the load")
     return TrialVerdict(Verdict.FAIL if reasons else Verdict.PASS, tuple(reasons))
 
 
