@@ -226,7 +226,7 @@ def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a bad input got as far as starting a process")
 
-    monkeypatch.setattr("veltrix_bench.run.orchestrator.start_engine", refuse)
+    monkeypatch.setattr("veltrix_bench.run.orchestrator.launch_engine", refuse)
     monkeypatch.setattr("veltrix_bench.run.orchestrator.GeneratorProcess", refuse)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EngineFactory
+from tests.test_engine_cmd import ENGINE
 from veltrix_bench.models.capacity import CapacityResult
 from veltrix_bench.rundir import read_capacity, read_summary
 
@@ -87,3 +88,15 @@ def test_a_running_target_is_searched_without_restarts_and_says_so(
     assert any("one engine for every step, never restarted" in note for note in result.notes)
     summary = read_summary(Path(config.steps[0].trials[0].run_dir))
     assert summary.load.processes == 2 and summary.requests.total == 100
+
+
+def test_an_engine_command_is_started_afresh_for_every_trial(
+    tmp_path: Path, tiny: list[str]
+) -> None:
+    _, result = capacity(
+        "tuned", "--engine-cmd", ENGINE, "--slo", "p99 < 2s", *tiny, "--max-rate", "50",
+        "--trials", "1", "--out", str(tmp_path),
+    )  # fmt: skip
+    [config] = result.configs
+    assert config.name == "tuned on engine.py" and config.engine == ENGINE
+    assert config.capacity == 50 and result.settings.fresh_engine_per_step

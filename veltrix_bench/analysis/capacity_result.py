@@ -91,11 +91,16 @@ def limit_cause(name: str, search: CapacitySearch) -> str:
 
 
 def config_capacity(
-    name: str, config: str, search: CapacitySearch, steps: list[CapacityStep]
+    name: str,
+    config: str,
+    engine: str | None,
+    search: CapacitySearch,
+    steps: list[CapacityStep],
 ) -> ConfigCapacity:
     return ConfigCapacity(
         name=name,
         config=config,
+        engine=engine,
         capacity=search.capacity,
         lower_bound=search.is_lower_bound,
         limit=search.limit.value if search.limit is not None else None,

@@ -14,12 +14,14 @@ from veltrix_bench.analysis.capacity import ACHIEVED_MIN, GROWTH, CapacitySearch
 from veltrix_bench.analysis.capacity_result import config_capacity, headline
 from veltrix_bench.analysis.checks import Check
 from veltrix_bench.analysis.metrics import parse_fraction
+from veltrix_bench.commands.engines import EngineOptions, compare_engines
 from veltrix_bench.commands.options import checks_option, duration_option
 from veltrix_bench.errors import EXIT_OK, UsageError, VbenchError
 from veltrix_bench.load.bounds import MAX_RATE, RATE_WHY
 from veltrix_bench.models.capacity import CapacityResult, CapacitySettings
 from veltrix_bench.report import write_capacity_reports
 from veltrix_bench.run.capacity_steps import ConfigSearch, run_searches
+from veltrix_bench.run.engine_launch import EngineSpec
 from veltrix_bench.run.orchestrator import RunOptions, prepare
 from veltrix_bench.run.trials import side_labels
 from veltrix_bench.rundir import new_compare_dir
@@ -48,6 +50,7 @@ class CapacityOptions:
     master_bind: str = "127.0.0.1"
     master_port: int | None = None
     out: Path = Path("reports")
+    engines: EngineOptions = field(default_factory=EngineOptions)
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,9 @@ def capacity(options: CapacityOptions, console: Console) -> CapacityOutcome:
     if not slos:
         raise UsageError("capacity needs at least one --slo, e.g. --slo 'p99 < 50ms'")
     settings = _settings(options, slos)
-    if options.target is not None and options.configs:
-        raise UsageError("--target loads an engine already running: give no CONFIG with it")
+    engines = options.engines
+    if options.target is not None and (options.configs or engines.commands or engines.by_revision):
+        raise UsageError("--target loads an engine already running: no CONFIG or engine with it")
     configs = ["external"] if options.target else (options.configs or ["default"])
     base = RunOptions(
         scenario=options.scenario, rate=settings.start, duration_s=settings.step_s,
@@ -75,24 +79,34 @@ def capacity(options: CapacityOptions, console: Console) -> CapacityOutcome:
         allow_remote=options.allow_remote, processes=options.processes,
         expect_workers=options.expect_workers, master_bind=options.master_bind,
         master_port=options.master_port, report_html=False, live_transient=True,
+        engine_timeout_s=engines.timeout_s(),
     )  # fmt: skip
     for config in configs:
         for rate in (settings.start, settings.max_rate):
             if rate is not None:
                 prepare(replace(base, config=config, rate=rate))
     out = writable_dir(options.out, "--out")
-    names = side_labels(configs)
+    specs = (
+        [EngineSpec("external")]
+        if options.target
+        else compare_engines(configs, engines, console, fewest=1)
+    )
+    names = side_labels([spec.label for spec in specs])
     capacity_dir = new_compare_dir(out, names, "capacity")
     sides = [
-        ConfigSearch(name, config, _search(settings))
-        for name, config in zip(names, configs, strict=True)
+        ConfigSearch(name, spec.config, _search(settings), spec.command)
+        for name, spec in zip(names, specs, strict=True)
     ]
     stopped: VbenchError | None = None
     try:
         run_searches(sides, base, slos, settings.trials, capacity_dir, console)
     except VbenchError as exc:  # interrupted, or a run failed: write what was measured
         stopped = exc
-    answers = [config_capacity(s.name, s.config, s.search, s.steps) for s in sides]
+    answers = [
+        config_capacity(s.name, s.config, s.engine.description if s.engine else None, s.search,
+                        s.steps)
+        for s in sides
+    ]  # fmt: skip
     result = CapacityResult(
         started_at=started_at,
         wall_s=round(time.monotonic() - started, 1),

@@ -42,6 +42,7 @@ class ConfigCapacity(msgspec.Struct, frozen=True, kw_only=True):
 
     name: str  # its label in reports (a config given twice is 'tuned (A)', 'tuned (B)')
     config: str  # as given on the command line ("external" for --target)
+    engine: str | None = None  # the command or revision serving it; None: the embedded engine
     capacity: float | None  # the highest rate that passed; None: none did
     lower_bound: bool  # the engine may sustain more: the generator or --max-rate stopped it
     limit: str | None  # engine | generator | max_rate | below_start; None: stopped early

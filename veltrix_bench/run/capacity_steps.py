@@ -21,6 +21,7 @@ from veltrix_bench.errors import EXIT_INTERRUPTED, EXIT_OK, Interrupted, RunFail
 from veltrix_bench.models import run_record as status
 from veltrix_bench.models.capacity import CapacityStep, CapacityTrial
 from veltrix_bench.report.capacity_console import print_round, print_step, print_trial
+from veltrix_bench.run.engine_launch import EngineCommand
 from veltrix_bench.run.orchestrator import RunOptions, RunOutcome, execute
 from veltrix_bench.run.trials import round_order
 from veltrix_bench.rundir import read_record
@@ -30,9 +31,10 @@ from veltrix_bench.rundir import read_record
 class ConfigSearch:
     """One config's search and the steps it has run."""
 
-    name: str  # its label ('tuned', or 'tuned (A)' for a config given twice)
+    name: str  # its label ('tuned', 'tuned on engine.py', 'tuned (A)' for a side given twice)
     config: str
     search: CapacitySearch
+    engine: EngineCommand | None = None  # None: the embedded reference engine
     steps: list[CapacityStep] = field(default_factory=list)
 
 
@@ -70,7 +72,9 @@ def run_searches(
                 break
             for order, side in enumerate(round_order(undecided, trial_round)):
                 step = steps[side.name]
-                options = replace(base, config=side.config, rate=step.rate, out=trial_dir)
+                options = replace(
+                    base, config=side.config, engine=side.engine, rate=step.rate, out=trial_dir
+                )
                 outcome = execute(options, console)
                 judged = _judge(outcome, slos, side.name, step.rate)
                 _drop_database(outcome.run_dir.path)
@@ -109,6 +113,8 @@ def _judge(outcome: RunOutcome, slos: list[Check], name: str, rate: float) -> Tr
     summary = outcome.summary
     if outcome.exit_code == EXIT_INTERRUPTED:
         raise Interrupted("capacity search interrupted; what was measured so far is written")
+    if outcome.engine_did_not_start:  # it would not start at the next step either
+        raise RunFailed(f"{name}: {outcome.message}")
     engine_failed = summary.status == status.ENGINE_DIED or summary.broken_invariants
     if outcome.exit_code != EXIT_OK and not engine_failed:
         raise RunFailed(
