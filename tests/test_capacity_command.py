@@ -3,6 +3,7 @@ writes, the configs interleaved with the first rotating, and a running --target.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,24 @@ def test_an_engine_command_is_started_afresh_for_every_trial(
     [config] = result.configs
     assert config.name == "tuned on engine.py" and config.engine == ENGINE
     assert config.capacity == 50 and result.settings.fresh_engine_per_step
+
+
+def test_a_search_stopped_by_a_failed_run_still_writes_what_it_measured(
+    tmp_path: Path, tiny: list[str]
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "veltrix_bench", "capacity", "--target",
+         f"http://127.0.0.1:{port}", "--slo", "p99 < 2s", *tiny, "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 3
+    [line] = done.stderr.strip().splitlines()
+    assert "unreachable" in line and "capacity so far in" in line
+    folder = Path(line.rsplit("capacity so far in ", 1)[1].rstrip(")"))
+    result = read_capacity(folder)
+    assert not result.complete and result.configs[0].limit is None
+    assert "stopped before" in result.configs[0].limit_cause
+    assert (folder / "capacity.html").exists()
