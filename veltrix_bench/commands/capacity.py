@@ -86,27 +86,17 @@ def capacity(options: CapacityOptions, console: Console) -> CapacityOutcome:
             if rate is not None:
                 prepare(replace(base, config=config, rate=rate))
     out = writable_dir(options.out, "--out")
-    specs = (
-        [EngineSpec("external")]
-        if options.target
-        else compare_engines(configs, engines, console, fewest=1)
-    )
-    names = side_labels([spec.label for spec in specs])
-    capacity_dir = new_compare_dir(out, names, "capacity")
-    sides = [
-        ConfigSearch(name, spec.config, _search(settings), spec.command)
-        for name, spec in zip(names, specs, strict=True)
-    ]
+    sides = _sides(options, configs, settings, console)
+    capacity_dir = new_compare_dir(out, [side.name for side in sides], "capacity")
     stopped: VbenchError | None = None
     try:
         run_searches(sides, base, slos, settings.trials, capacity_dir, console)
     except VbenchError as exc:  # interrupted, or a run failed: write what was measured
         stopped = exc
     answers = [
-        config_capacity(s.name, s.config, s.engine.description if s.engine else None, s.search,
-                        s.steps)
-        for s in sides
-    ]  # fmt: skip
+        config_capacity(side.name, side.config, side.engine_description, side.search, side.steps)
+        for side in sides
+    ]
     result = CapacityResult(
         started_at=started_at,
         wall_s=round(time.monotonic() - started, 1),
@@ -121,6 +111,22 @@ def capacity(options: CapacityOptions, console: Console) -> CapacityOutcome:
         stopped.message += f" (capacity so far in {capacity_dir})"
         raise stopped
     return CapacityOutcome(capacity_dir, result)
+
+
+def _sides(
+    options: CapacityOptions, configs: list[str], settings: CapacitySettings, console: Console
+) -> list[ConfigSearch]:
+    """A search per side: a config on the embedded engine, on an --engine-cmd or a revision
+    (spelled as compare spells them), or the running --target."""
+    if options.target is not None:
+        specs = [EngineSpec("external")]
+    else:
+        specs = compare_engines(configs, options.engines, console, fewest=1)
+    names = side_labels([spec.label for spec in specs])
+    return [
+        ConfigSearch(name, spec.config, _search(settings), spec.command)
+        for name, spec in zip(names, specs, strict=True)
+    ]
 
 
 def _settings(options: CapacityOptions, slos: list[Check]) -> CapacitySettings:

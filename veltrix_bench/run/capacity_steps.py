@@ -37,6 +37,10 @@ class ConfigSearch:
     engine: EngineCommand | None = None  # None: the embedded reference engine
     steps: list[CapacityStep] = field(default_factory=list)
 
+    @property
+    def engine_description(self) -> str | None:
+        return self.engine.description if self.engine is not None else None
+
 
 @dataclass
 class _Step:
