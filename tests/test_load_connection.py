@@ -17,7 +17,8 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 class ScriptedServer:
     """Answers the n-th request on each connection with that connection's n-th script entry:
-    a list of byte chunks (sent apart, with a pause) or "close" (close without answering)."""
+    a list of byte chunks (sent apart, with a pause), "close" (close without answering) or
+    "drop" (close before a request came: an idle connection timed out)."""
 
     def __init__(self, connections: list[list[list[bytes] | str]]) -> None:
         self.connections = connections
@@ -32,6 +33,8 @@ class ScriptedServer:
             conn, _ = self.listener.accept()
             with conn:
                 for answer in script:
+                    if answer == "drop":
+                        break
                     request = self._read_request(conn)
                     if request is None:
                         break
@@ -75,14 +78,21 @@ def scripted() -> Iterator[type[ScriptedServer]]:
         server.close()
 
 
-def exchanges(port: int, count: int, request: bytes = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n") -> list:
-    """(status, body) of `count` requests on one Connection, or the error's type name."""
+def exchanges(
+    port: int,
+    count: int,
+    request: bytes = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+    warmed_up: bool = False,
+) -> list:
+    """(status, body) of `count` requests on one Connection, or the error's type name;
+    `warmed_up`: the connection is opened first and left idle a moment, as a user's is."""
     code = (
         "from gevent import monkey; monkey.patch_all()\n"
-        "import json\n"
+        "import json, time\n"
         "from veltrix_bench.load.connection import Connection\n"
         f"connection = Connection('127.0.0.1', {port})\n"
-        "answers = []\n"
+        + ("connection.connect()\ntime.sleep(0.2)\n" if warmed_up else "")
+        + "answers = []\n"
         f"for _ in range({count}):\n"
         "    try:\n"
         f"        status, body = connection.exchange({request!r})\n"
@@ -134,6 +144,30 @@ CASES = {
         ["ProtocolError"],
     ),
 }  # fmt: skip
+
+
+WARMED_UP_CASES = {
+    "a warmed-up connection the server closed before its first request is retried once": (
+        [["drop"], [[OK]]],
+        [[200, "ok"]],
+    ),
+    "a warmed-up connection is retried only once": (
+        [["drop"], ["close"]],
+        ["ConnectionResetError"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(WARMED_UP_CASES))
+def test_a_connection_opened_before_the_window_counts_as_kept_alive(
+    scripted: type[ScriptedServer], case: str
+) -> None:
+    # users open their connections before the window; the LIFO pacer may leave one idle
+    # for longer than the target's idle timeout (the engine's header_timeout_s) before
+    # its first request: a close the server made then is not an answer to that request
+    connections, expected = WARMED_UP_CASES[case]
+    server = scripted(connections)
+    assert exchanges(server.port, len(expected), warmed_up=True) == expected
 
 
 @pytest.mark.parametrize("case", list(CASES))

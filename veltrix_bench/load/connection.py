@@ -11,8 +11,9 @@ the run's end stops the users), and reads the status, the headers it needs
 
 It speaks the HTTP/1.1 a Veltrix engine answers with: no redirects are followed (a 3xx
 counts as an error), no compression is asked for, no 100-continue. A request that finds
-its kept-alive connection closed by the server before any byte of the answer is sent again
-once on a new connection (the server saw none of it). Custom locustfiles keep Locust's
+a connection it did not open itself (kept alive, or opened before the window and left idle)
+closed by the server before any byte of the answer is sent again once on a new connection
+(the server closed it idle, so it saw none of it). Custom locustfiles keep Locust's
 clients; this one serves the bundled treasure-hunt players only.
 Imported inside generator processes only (after gevent's patching).
 """
@@ -53,7 +54,6 @@ class Connection:
         self._socket: Any = None
         self._readable: Any = None
         self._writable: Any = None
-        self._used = False
         self._hub = gevent.get_hub()
 
     def connect(self) -> None:
@@ -67,7 +67,6 @@ class Connection:
             connected.close()
             raise
         connected.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._used = False
         if self.tls:
             context = ssl.create_default_context()
             context.check_hostname = False
@@ -92,9 +91,12 @@ class Connection:
     def exchange(self, request: bytes) -> tuple[int, bytes]:
         """Send one request and read its answer: (status, body). OSError if it fails."""
         for attempt in (1, 2):
-            if self._socket is None:
+            # a connection opened before this request (kept alive, or warmed up before the
+            # window: the LIFO pacer may leave a user idle past the target's idle timeout)
+            # may have been closed idle by the server; one opened for it was not
+            fresh = self._socket is None
+            if fresh:
                 self.connect()
-            reused, self._used = self._used, True
             try:
                 self._send(request)
                 first = self._recv()
@@ -109,9 +111,9 @@ class Connection:
                         raise
                 failure = ConnectionResetError("the server closed the connection without answering")
             self.close()
-            if not reused or attempt == 2:
+            if fresh or attempt == 2:
                 raise failure
-            # the server had closed the kept-alive connection: it saw none of this request
+            # the server had closed the idle connection: it saw none of this request
         raise AssertionError("unreachable")
 
     def _send(self, data: bytes) -> None:
