@@ -135,6 +135,13 @@ CASES = {
         [["close"]],
         ["ConnectionResetError"],
     ),
+    "interim 1xx answers are skipped: the final answer is the request's": (
+        [[[b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+           OK],
+          [b"HTTP/1.1 103 Early Hints\r\n\r\n"
+           b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nno"]]],
+        [[200, "ok"], [201, "no"]],
+    ),
     "204 has no body": (
         [[[b"HTTP/1.1 204 No Content\r\n\r\n"], [OK]]],
         [[204, ""], [200, "ok"]],

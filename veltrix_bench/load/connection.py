@@ -10,7 +10,8 @@ the run's end stops the users), and reads the status, the headers it needs
 (Content-Length, chunked transfer, Connection: close) and the body.
 
 It speaks the HTTP/1.1 a Veltrix engine answers with: no redirects are followed (a 3xx
-counts as an error), no compression is asked for, no 100-continue. A request that finds
+counts as an error), no compression is asked for, no 100-continue (interim 1xx answers a
+server sends anyway are skipped). A request that finds
 a connection it did not open itself (kept alive, or opened before the window and left idle)
 closed by the server before any byte of the answer is sent again once on a new connection
 (the server closed it idle, so it saw none of it). Custom locustfiles keep Locust's
@@ -143,19 +144,26 @@ class Connection:
                 continue
 
     def _read_answer(self, buffer: bytes) -> tuple[int, bytes]:
-        while (head_end := buffer.find(b"\r\n\r\n")) < 0:
-            buffer += self._more()
-        head = buffer[:head_end].lower()
-        if not head.startswith(b"http/1.") or len(head) < 12:
-            raise ProtocolError(f"not an HTTP/1.x answer: {buffer[:40]!r}")
-        status = int(head[9:12])
+        while True:
+            while (head_end := buffer.find(b"\r\n\r\n")) < 0:
+                buffer += self._more()
+            head = buffer[:head_end].lower()
+            if not head.startswith(b"http/1.") or len(head) < 12:
+                raise ProtocolError(f"not an HTTP/1.x answer: {buffer[:40]!r}")
+            status = int(head[9:12])
+            if not 100 <= status < 200:
+                break
+            if status == 101:
+                raise ProtocolError("101 Switching Protocols, but no upgrade was asked for")
+            # an interim answer (100 Continue, 103 Early Hints): the request's own one follows
+            buffer = buffer[head_end + 4 :]
         connection = _header(head, _CONNECTION, b"")
         if head.startswith(b"http/1.1"):
             keep_alive = connection != b"close"
         else:
             keep_alive = connection == b"keep-alive"
         body = buffer[head_end + 4 :]
-        if status < 200 or status in (204, 304):
+        if status in (204, 304):
             body = b""
         elif (length := _header(head, _CONTENT_LENGTH, b"")) != b"":
             expected = int(length)
