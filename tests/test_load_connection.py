@@ -114,6 +114,11 @@ CASES = {
            b"6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n"]]],
         [[200, "hello world"]],
     ),
+    "chunked framing wins over a Content-Length beside it, then the connection is closed": (
+        [[[b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"5\r\nhello\r\n0\r\n\r\n"]], [[OK]]],
+        [[200, "hello"], [200, "ok"]],
+    ),
     "keep-alive: two answers on one connection": (
         [[[OK], [b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n"]]],
         [[200, "ok"], [429, ""]],

@@ -163,15 +163,18 @@ class Connection:
         else:
             keep_alive = connection == b"keep-alive"
         body = buffer[head_end + 4 :]
+        length = _header(head, _CONTENT_LENGTH, b"")
         if status in (204, 304):
             body = b""
-        elif (length := _header(head, _CONTENT_LENGTH, b"")) != b"":
+        elif b"chunked" in _header(head, _TRANSFER_ENCODING, b""):
+            body = self._read_chunks(body)
+            if length:  # both framings: the chunks frame it, and the connection is suspect
+                keep_alive = False  # (RFC 9112 6.3)
+        elif length:
             expected = int(length)
             while len(body) < expected:
                 body += self._more()
             body = body[:expected]
-        elif b"chunked" in _header(head, _TRANSFER_ENCODING, b""):
-            body = self._read_chunks(body)
         else:  # the body runs until the server closes the connection
             while more := self._recv():
                 body += more
