@@ -207,3 +207,49 @@ def test_a_refused_connection_is_an_oserror() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     assert exchanges(port, 1) == ["ConnectionRefusedError"]
+
+
+BIG_BODY_BYTES = 40_000_000
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked", "until-close"])
+def test_a_huge_body_costs_cpu_in_proportion_to_its_size(framing: str) -> None:
+    # a foreign target may answer with a large body: growing bytes by += copies everything
+    # read so far on every read (40 MB took 5.4 s of CPU), which saturates the generator
+    listener = socket.create_server(("127.0.0.1", 0))
+    chunk = b"x" * 1_000_000
+    parts = BIG_BODY_BYTES // len(chunk)
+    if framing == "content-length":
+        answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % BIG_BODY_BYTES + chunk * parts
+    elif framing == "chunked":
+        small = b"%x\r\n%s\r\n" % (1000, b"x" * 1000)  # many small chunks in each read
+        answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        answer += small * (BIG_BODY_BYTES // 1000) + b"0\r\n\r\n"
+    else:
+        answer = b"HTTP/1.0 200 OK\r\n\r\n" + chunk * parts
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            ScriptedServer._read_request(conn)
+            conn.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    port = listener.getsockname()[1]
+    code = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "import json, time\n"
+        "from veltrix_bench.load.connection import Connection\n"
+        f"connection = Connection('127.0.0.1', {port})\n"
+        "connection.connect()\n"
+        "cpu = time.process_time()\n"
+        "status, body = connection.exchange(b'GET / HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n')\n"
+        "cpu = time.process_time() - cpu\n"
+        "print(json.dumps([status, len(body), body.count(b'x'), cpu]))\n"
+    )
+    try:
+        status, length, xs, cpu_s = json.loads(python_output(code))
+    finally:
+        listener.close()
+    assert (status, length, xs) == (200, BIG_BODY_BYTES, BIG_BODY_BYTES)
+    assert cpu_s < 2.0  # linear: ~0.1 s here; quadratic: several seconds

@@ -172,32 +172,43 @@ class Connection:
                 keep_alive = False  # (RFC 9112 6.3)
         elif length:
             expected = int(length)
-            while len(body) < expected:
-                body += self._more()
+            if len(body) < expected:  # rare: an answer mostly comes in one read
+                grown = bytearray(body)  # grows in place: a huge body costs linear time
+                while len(grown) < expected:
+                    grown += self._more()
+                body = bytes(grown)
             body = body[:expected]
         else:  # the body runs until the server closes the connection
+            grown = bytearray(body)
             while more := self._recv():
-                body += more
+                grown += more
+            body = bytes(grown)
             keep_alive = False
         if not keep_alive:
             self.close()
         return status, body
 
     def _read_chunks(self, buffer: bytes) -> bytes:
-        body = b""
+        # read on from an offset into one growing buffer: slicing off each chunk would copy
+        # the rest of the answer once per chunk
+        data = bytearray(buffer)
+        parts: list[bytes] = []
+        at = 0
         while True:
-            while (line_end := buffer.find(b"\r\n")) < 0:
-                buffer += self._more()
-            size = int(buffer[:line_end].split(b";", 1)[0], 16)
-            buffer = buffer[line_end + 2 :]
+            while (line_end := data.find(b"\r\n", at)) < 0:
+                data += self._more()
+            size = int(data[at:line_end].split(b";", 1)[0], 16)
+            at = line_end + 2
             if size == 0:
-                while buffer.find(b"\r\n\r\n") < 0 and not buffer.startswith(b"\r\n"):
-                    buffer += self._more()  # trailers, then the empty line
-                return body
-            while len(buffer) < size + 2:
-                buffer += self._more()
-            body += buffer[:size]
-            buffer = buffer[size + 2 :]
+                # the trailers, then an empty line: with no trailers, the CRLF of the size
+                # line and the empty line make the CRLFCRLF
+                while data.find(b"\r\n\r\n", at - 2) < 0:
+                    data += self._more()
+                return b"".join(parts)
+            while len(data) < at + size + 2:
+                data += self._more()
+            parts.append(bytes(data[at : at + size]))
+            at += size + 2
 
     def _more(self) -> bytes:
         more = self._recv()
