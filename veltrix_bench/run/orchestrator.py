@@ -102,6 +102,10 @@ def load_spec(
         duration_s=options.duration_s,
         seed=options.seed,
         run_tag=run_tag,
+        # the users are spread over the generator processes, counted as LoadSpec.workers does
+        generator_processes=max(
+            1, (options.processes if options.processes > 1 else 0) + options.expect_workers
+        ),
     )
     default_port = 5557 if options.expect_workers else 0
     return replace(
