@@ -5,6 +5,7 @@ never a traceback, never a run started, never a result file rewritten."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,7 @@ CASES = {
     "--worker-timeout zero": Case("run --worker-timeout 0", 2, "--worker-timeout"),
     "--on-worker-loss unknown": Case("run --on-worker-loss maybe", 2, "--on-worker-loss"),
     "--profile unknown": Case("run --profile gpu", 2, "--profile 'gpu'"),
+    "--handler not a regex": Case("run --profile cpu --handler (", 2, "--handler '('"),
     "--rate not a number": Case("run --rate fast", 2, "--rate"),
     "--processes zero": Case("run --processes 0", 2, "--processes"),
     "--users 1e11": Case("run --users 1e11", 2, "--users"),
@@ -165,15 +167,20 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture
-def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A bad input must be refused before anything starts: starting an engine or a load
-    generator fails the test here instead of loading the machine."""
+    generator fails the test here instead of loading the machine (also when the error it
+    raises is masked by one raised later, while the run writes what it measured)."""
+    started: list[str] = []
 
     def refuse(*args: object, **kwargs: object) -> None:
+        started.append(repr(args))
         raise AssertionError("a bad input got as far as starting a process")
 
     monkeypatch.setattr("veltrix_bench.run.orchestrator.start_engine", refuse)
     monkeypatch.setattr("veltrix_bench.run.orchestrator.GeneratorProcess", refuse)
+    yield
+    assert not started, "a bad input got as far as starting a process"
 
 
 def snapshot(root: Path) -> dict[Path, bytes]:

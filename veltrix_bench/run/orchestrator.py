@@ -31,6 +31,7 @@ from veltrix_bench.models.profiles import ProfileBlocks
 from veltrix_bench.models.run_record import PlannedLoad, RunRecord
 from veltrix_bench.models.summary import Summary
 from veltrix_bench.profile import ProfileSession
+from veltrix_bench.profile.handler import handler_matcher
 from veltrix_bench.report import write_reports
 from veltrix_bench.run.generator_process import GeneratorProcess
 from veltrix_bench.run.live import LiveView
@@ -86,6 +87,8 @@ def prepare(options: RunOptions) -> tuple[Scenario, str | None]:
     target = check_target(options.target, options.allow_remote) if options.target else None
     if target is None:
         load_config(options.config)
+    if options.handler is not None:  # read only when the profiles render, after the load
+        handler_matcher(options.handler)
     load_spec(options, scenario, "http://127.0.0.1:1", Path("."), "check")
     return scenario, target
 
