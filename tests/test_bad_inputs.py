@@ -112,6 +112,8 @@ CASES = {
     "profile: run.json not JSON": Case("profile {run_bad_record}", 2, "run.json"),
     "worker: not HOST:PORT": Case("worker --master nowhere", 2, "HOST:PORT"),
     "engine serve: unknown config": Case("engine serve --config nope", 2, "no such preset"),
+    "engine serve: port too large": Case("engine serve --port 99999", 2, "--port 99999"),
+    "engine serve: port negative": Case("engine serve --port -1", 2, "--port -1"),
     "engine serve: config a directory": Case(
         "engine serve --config {dir_toml}", 2, "is a directory"
     ),
