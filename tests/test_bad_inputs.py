@@ -111,6 +111,7 @@ CASES = {
     "profile: no run.json": Case("profile {plain_dir}", 2, "no run.json"),
     "profile: run.json not JSON": Case("profile {run_bad_record}", 2, "run.json"),
     "worker: not HOST:PORT": Case("worker --master nowhere", 2, "HOST:PORT"),
+    "worker: port out of range": Case("worker --master 127.0.0.1:99999", 2, "HOST:PORT"),
     "engine serve: unknown config": Case("engine serve --config nope", 2, "no such preset"),
     "engine serve: port too large": Case("engine serve --port 99999", 2, "--port 99999"),
     "engine serve: port negative": Case("engine serve --port -1", 2, "--port -1"),

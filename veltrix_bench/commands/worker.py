@@ -7,12 +7,14 @@ import sys
 
 from veltrix_bench.errors import UsageError
 
+MAX_PORT = 65535
+
 
 def worker(master: str) -> int:
     """The worker's exit code once its master says quit (or it is interrupted)."""
     host, _, port = master.rpartition(":")
-    if not host or not port.isdigit():
-        raise UsageError(f"--master '{master}': expected HOST:PORT")
+    if not host or not port.isdigit() or not 1 <= int(port) <= MAX_PORT:
+        raise UsageError(f"--master '{master}': expected HOST:PORT, PORT from 1 to {MAX_PORT}")
     command = [sys.executable, "-m", "veltrix_bench.load.worker", f"--master={master}"]
     with subprocess.Popen(command) as process:  # gevent and Locust stay out of this process
         try:
