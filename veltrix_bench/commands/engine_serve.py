@@ -7,8 +7,7 @@ from pathlib import Path
 from veltrix_bench.engine.config import load_config
 from veltrix_bench.engine.server import run_engine
 from veltrix_bench.errors import UsageError
-
-MAX_PORT = 65535
+from veltrix_bench.run.target import MAX_PORT
 
 
 def serve(config: str, host: str, port: int, db: Path | None) -> int:

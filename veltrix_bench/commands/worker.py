@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
+from veltrix_bench import lifeline
 from veltrix_bench.errors import UsageError
-
-MAX_PORT = 65535
+from veltrix_bench.run.target import MAX_PORT
 
 
 def worker(master: str) -> int:
@@ -16,7 +15,8 @@ def worker(master: str) -> int:
     if not host or not port.isdigit() or not 1 <= int(port) <= MAX_PORT:
         raise UsageError(f"--master '{master}': expected HOST:PORT, PORT from 1 to {MAX_PORT}")
     command = [sys.executable, "-m", "veltrix_bench.load.worker", f"--master={master}"]
-    with subprocess.Popen(command) as process:  # gevent and Locust stay out of this process
+    # gevent and Locust stay out of this process; the worker dies with it (kill -9 too)
+    with lifeline.popen(command) as process:
         try:
             return process.wait()
         except KeyboardInterrupt:  # the worker got the same Ctrl-C and finishes its share
