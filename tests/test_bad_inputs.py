@@ -95,6 +95,12 @@ CASES = {
     "gate: bound not a fraction": Case(
         "gate --baseline {run} --candidate {tuned} --max-regression p99=lots", 2, "'lots'"
     ),
+    "gate: bound not a number": Case(
+        "gate --baseline {run} --candidate {tuned} --max-regression p99=nan", 2, "'nan'"
+    ),
+    "gate: bound negative": Case(
+        "gate --baseline {run} --candidate {tuned} --max-regression p99=-10%", 2, "'-10%'"
+    ),
     "gate: config against a run": Case(
         "gate --baseline {run} --candidate tuned --max-regression p99=10%", 2, "both"
     ),
@@ -106,6 +112,10 @@ CASES = {
     "compare: summary not JSON": Case("compare {run_bad_summary} {tuned}", 2, "summary.json"),
     "compare: hlog garbage": Case("compare {run_garbage_hlog} {tuned}", 3, "latency.hlog"),
     "compare: threshold": Case("compare {run} {tuned} --threshold lots", 2, "--threshold"),
+    "compare: threshold infinite": Case("compare {run} {tuned} --threshold inf", 2, "'inf'"),
+    "compare: --metric-threshold negative": Case(
+        "compare {run} {tuned} --metric-threshold p99=-5%", 2, "'-5%'"
+    ),
     "compare: --out under a file": Case("compare {run} {tuned} --out {file}/x", 2, "--out"),
     # the other commands
     "profile: no run.json": Case("profile {plain_dir}", 2, "no run.json"),
