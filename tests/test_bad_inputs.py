@@ -190,7 +190,7 @@ def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         started.append(repr(args))
         raise AssertionError("a bad input got as far as starting a process")
 
-    monkeypatch.setattr("veltrix_bench.run.orchestrator.start_engine", refuse)
+    monkeypatch.setattr("veltrix_bench.run.orchestrator.launch_engine", refuse)
     monkeypatch.setattr("veltrix_bench.run.orchestrator.GeneratorProcess", refuse)
     yield
     assert not started, "a bad input got as far as starting a process"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -13,6 +13,8 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from veltrix_bench import __version__
+from veltrix_bench.cli_check_target import check_target_app
+from veltrix_bench.cli_options import engine_options
 from veltrix_bench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, VbenchError
 
 
@@ -53,6 +55,9 @@ app = typer.Typer(
 )
 engine_app = typer.Typer(help="The embedded reference engine.", no_args_is_help=True)
 app.add_typer(engine_app, name="engine")
+app.add_typer(check_target_app)  # no name: its command is a command of vbench itself
+if TYPE_CHECKING:
+    from veltrix_bench.commands.engines import EngineOptions, GateEngines
 
 err = Console(stderr=True, soft_wrap=True)
 Opt = typer.Option
@@ -88,7 +93,9 @@ def engine_serve(
 
 
 @app.command("run")
+@engine_options("run")
 def run_command(
+    engines: EngineOptions,
     scenario: Annotated[str, Opt(help="Bundled scenario name or a TOML file.")] = "smoke",
     config: Annotated[str, Opt(help="Engine config: preset or TOML file.")] = "default",
     rate: Annotated[float | None, Opt(help="Open model at this rate (requests/s).")] = None,
@@ -123,7 +130,7 @@ def run_command(
         target=target, allow_remote=allow_remote, out=out, seed=seed, gate=gate, junit=junit,
         profile=profile, handler=handler, profile_pid=profile_pid, processes=processes,
         expect_workers=expect_workers, master_bind=master_bind, master_port=master_port,
-        worker_timeout=worker_timeout, on_worker_loss=on_worker_loss,
+        worker_timeout=worker_timeout, on_worker_loss=on_worker_loss, engines=engines,
     )  # fmt: skip
     done = run(options, console)
     print_run(
@@ -186,7 +193,9 @@ def profile_command(
 
 
 @app.command("compare")
+@engine_options("compare")
 def compare_command(
+    engines: EngineOptions,
     sides: Annotated[list[str], typer.Argument(help="Configs, or finished run directories.")],
     scenario: Annotated[str, Opt(help="Scenario of every trial.")] = "steady",
     trials: Annotated[int, Opt(min=1, help="Unprofiled trials per config.")] = 5,
@@ -197,7 +206,7 @@ def compare_command(
     metric_threshold: Annotated[list[str] | None, Opt(help="e.g. p99=10% (repeatable).")] = None,
     out: Reports = Path("reports"),
 ) -> None:
-    """Compare configs by interleaved trials (A B, B A, ...), or finished runs, with confidence.
+    """Compare configs, engines or revisions by interleaved trials (A B, B A, ...), or runs.
 
     The last line printed is the compare directory's path.
     """
@@ -208,6 +217,7 @@ def compare_command(
     options = CompareOptions(
         sides=sides, scenario=scenario, trials=trials, profiled_trials=profiled_trials, rate=rate,
         duration=duration, threshold=threshold, metric_threshold=metric_threshold or [], out=out,
+        engines=engines,
     )  # fmt: skip
     done = compare(options, console)
     print_comparison(console, done.comparison)
@@ -215,7 +225,9 @@ def compare_command(
 
 
 @app.command("gate")
+@engine_options("gate")
 def gate_command(
+    engines: GateEngines,
     run_dir: Annotated[Path | None, typer.Argument(help="A finished run directory.")] = None,
     check: Annotated[list[str] | None, Opt(help="e.g. 'p99 < 50ms' (repeatable).")] = None,
     baseline: Annotated[str | None, Opt(help="A config, run directory or compare dir.")] = None,
@@ -236,7 +248,7 @@ def gate_command(
     options = GateOptions(
         run_dir=run_dir, checks=check or [], baseline=baseline, candidate=candidate,
         max_regression=max_regression or [], scenario=scenario, trials=trials,
-        duration=duration, rate=rate, junit=junit, out=out,
+        duration=duration, rate=rate, junit=junit, out=out, engines=engines,
     )  # fmt: skip
     done = gate(options, console)
     print_gate(console, done.gate)

@@ -1,4 +1,5 @@
-"""`vbench compare`: configs by interleaved trials, or finished runs, side by side."""
+"""`vbench compare`: configs, engine commands or revisions by interleaved trials, or finished
+runs, side by side."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from veltrix_bench.analysis.compare import DEFAULT_THRESHOLD, METRICS, parse_fraction
+from veltrix_bench.commands.engines import EngineOptions, compare_engines
 from veltrix_bench.commands.options import bounds_option, duration_option
 from veltrix_bench.errors import EXIT_OK, RunFailed, UsageError
 from veltrix_bench.models.comparison import Comparison
@@ -29,6 +31,7 @@ class CompareOptions:
     threshold: str = "5%"
     metric_threshold: list[str] = field(default_factory=list)
     out: Path = Path("reports")
+    engines: EngineOptions = field(default_factory=EngineOptions)
 
 
 @dataclass(frozen=True)
@@ -48,11 +51,14 @@ def compare(options: CompareOptions, console: Console) -> CompareOutcome:
     bounds.update(bounds_option(options.metric_threshold, "--metric-threshold"))
     duration_s = duration_option(options.duration, "--duration")
     sides = options.sides
-    if len(sides) < 2:
-        raise UsageError("compare needs at least two sides: configs or finished run directories")
     finished = [Path(side) for side in sides if Path(side).is_dir()]
     if finished and len(finished) != len(sides):
         raise UsageError("give either configs or finished run directories, not a mix")
+    if finished and (options.engines.commands or options.engines.by_revision):
+        raise UsageError("finished runs are compared as they are: no --engine-cmd or revisions")
+    if finished and len(finished) < 2:
+        raise UsageError("compare needs at least two sides: configs or finished run directories")
+    engine_timeout_s = options.engines.timeout_s()
     out = writable_dir(options.out, "--out")
     if finished:
         groups = load_finished(finished)
@@ -63,13 +69,17 @@ def compare(options: CompareOptions, console: Console) -> CompareOutcome:
         scenario = ", ".join(sorted({t.summary.scenario for g in groups for t in g.trials}))
         compare_dir = new_compare_dir(out, [g.name for g in groups])
     else:
-        base = RunOptions(scenario=options.scenario, rate=options.rate, duration_s=duration_s)
+        base = RunOptions(
+            scenario=options.scenario, rate=options.rate, duration_s=duration_s,
+            engine_timeout_s=engine_timeout_s, native=options.engines.native,
+        )  # fmt: skip
         for config in sides:
             prepare(RunOptions(scenario=options.scenario, config=config, rate=options.rate))
+        engines = compare_engines(sides, options.engines, console)
         scenario = options.scenario
-        compare_dir = new_compare_dir(out, sides)
+        compare_dir = new_compare_dir(out, [engine.label for engine in engines])
         groups = run_interleaved(
-            sides, base, options.trials, compare_dir, console, options.profiled_trials
+            engines, base, options.trials, compare_dir, console, options.profiled_trials
         )
     empty = [g.name for g in groups if not g.trials]
     if empty:

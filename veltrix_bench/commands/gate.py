@@ -1,5 +1,6 @@
-"""`vbench gate`: thresholds on a finished run, or a candidate against a baseline, as a verdict
-with its exit code, gate.json, gate.md, JUnit XML and the CI step summary."""
+"""`vbench gate`: thresholds on a finished run, or a candidate against a baseline (configs,
+engine commands or revisions of the engine's code), as a verdict with its exit code, gate.json,
+gate.md, JUnit XML and the CI step summary."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rich.console import Console
 
 from veltrix_bench.analysis.checks import Check
 from veltrix_bench.analysis.gate import regression_checks, threshold_checks
+from veltrix_bench.commands.engines import GateEngines, gate_engines
 from veltrix_bench.commands.options import bounds_option, checks_option, duration_option
 from veltrix_bench.errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_RUN_FAILED, UsageError
 from veltrix_bench.models.gate import GateCheck, GateResult
@@ -34,6 +36,7 @@ class GateOptions:
     rate: float | None = None
     junit: Path | None = None
     out: Path = Path("reports")
+    engines: GateEngines = field(default_factory=GateEngines)
 
 
 @dataclass(frozen=True)
@@ -46,16 +49,21 @@ class GateOutcome:
 def gate(options: GateOptions, console: Console) -> GateOutcome:
     """Exit 1 when a check fails, 3 when the run gated (or a side's every trial) failed."""
     run_dir, baseline, candidate = options.run_dir, options.baseline, options.candidate
-    if run_dir is None and (baseline is None or candidate is None):
-        raise UsageError("give a RUN_DIR to check, or --baseline and --candidate")
+    by_engine = options.engines.given  # engine commands or revisions, each side started per trial
+    regression = baseline is not None or by_engine
+    if run_dir is None and not regression:
+        raise UsageError(
+            "give a RUN_DIR to check, or --baseline and --candidate, or --baseline-ref"
+        )
     if (baseline is None) != (candidate is None):
         raise UsageError("--baseline and --candidate go together")
     if run_dir is None and options.checks:
         raise UsageError("--check needs a RUN_DIR (in regression mode use --max-regression)")
     bounds = bounds_option(options.max_regression, "--max-regression")
     duration_s = duration_option(options.duration, "--duration")
-    if baseline is not None and not bounds:
+    if regression and not bounds:
         raise UsageError("regression mode needs at least one --max-regression METRIC=AMOUNT")
+    engine_timeout_s = options.engines.common.timeout_s()
     if options.junit is not None:
         writable_file(options.junit, "--junit")
     results: list[GateCheck] = []
@@ -72,23 +80,37 @@ def gate(options: GateOptions, console: Console) -> GateOutcome:
         sources.append(str(run_dir))
         if not summary.complete:
             exit_code = EXIT_RUN_FAILED
-    if baseline is not None and candidate is not None:
+    if regression:
         base_runs = _summaries_of(baseline, "baseline")
         cand_runs = _summaries_of(candidate, "candidate")
         if (base_runs is None) != (cand_runs is None):
             raise UsageError("--baseline and --candidate must both be configs or both dirs")
-        names = [Path(baseline).stem[:24], Path(candidate).stem[:24]]
-        gate_dir = new_compare_dir(writable_dir(options.out, "--out"), names, "gate")
+        if base_runs is not None and by_engine:
+            raise UsageError("finished runs are gated as they are: no engine commands or revisions")
+        out = writable_dir(options.out, "--out")
         if base_runs is None or cand_runs is None:
-            trial = RunOptions(scenario=options.scenario, rate=options.rate, duration_s=duration_s)
-            for config in (baseline, candidate):
+            trial = RunOptions(
+                scenario=options.scenario, rate=options.rate, duration_s=duration_s,
+                engine_timeout_s=engine_timeout_s,
+            )  # fmt: skip
+            configs = [baseline or options.engines.config, candidate or options.engines.config]
+            for config in configs:
                 prepare(RunOptions(scenario=options.scenario, config=config, rate=options.rate))
-            sides = run_interleaved([baseline, candidate], trial, options.trials, gate_dir, console)
+            engines = gate_engines(options.engines, baseline, candidate, console)
+            names = [engine.label[:40] for engine in engines]
+            gate_dir = new_compare_dir(out, names, "gate")
+            sides = run_interleaved(list(engines), trial, options.trials, gate_dir, console)
             base_runs, cand_runs = sides[0].trials, sides[1].trials
             if not base_runs or not cand_runs:
                 exit_code = EXIT_RUN_FAILED
+            what = [engine.description for engine in engines]
+        else:
+            assert baseline is not None and candidate is not None
+            names = [Path(baseline).stem[:24], Path(candidate).stem[:24]]
+            gate_dir = new_compare_dir(out, names, "gate")
+            what = [baseline, candidate]
         results += regression_checks(base_runs, cand_runs, bounds)
-        sources.append(f"{candidate} against baseline {baseline}")
+        sources.append(f"{what[1]} against baseline {what[0]}")
     assert gate_dir is not None
     result = GateResult.of(results, "; ".join(sources))
     publish_gate(result, gate_dir, options.junit)
@@ -97,8 +119,10 @@ def gate(options: GateOptions, console: Console) -> GateOutcome:
     return GateOutcome(result, gate_dir / GATE, exit_code)
 
 
-def _summaries_of(path_or_config: str, side: str) -> list[Trial] | None:
-    """Trials from a run or compare directory; None when it names a config instead."""
+def _summaries_of(path_or_config: str | None, side: str) -> list[Trial] | None:
+    """Trials from a run or compare directory; None when it names a config (or nothing)."""
+    if path_or_config is None:
+        return None
     path = Path(path_or_config)
     return finished_trials(path, side) if path.is_dir() else None
 

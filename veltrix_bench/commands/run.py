@@ -3,11 +3,12 @@ by the scenario's thresholds."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 
+from veltrix_bench.commands.engines import EngineOptions, run_engine
 from veltrix_bench.commands.gate import GateOutcome, gate_a_run
 from veltrix_bench.commands.options import (
     checks_option,
@@ -43,6 +44,7 @@ class RunCommandOptions:
     master_port: int | None = None
     worker_timeout: str = "60s"
     on_worker_loss: str = "fail"
+    engines: EngineOptions = field(default_factory=EngineOptions)  # --engine-cmd, --native, ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ def run(options: RunCommandOptions, console: Console) -> RunCommandOutcome:
         on_worker_loss=choice_option(
             options.on_worker_loss, ("fail", "continue"), "--on-worker-loss"
         ),
+        engine=run_engine(options.engines), engine_timeout_s=options.engines.timeout_s(),
+        native=options.engines.native,
     )  # fmt: skip
     checks = []
     if options.gate:  # a malformed threshold is a usage error: say so before the load

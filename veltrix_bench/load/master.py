@@ -188,7 +188,7 @@ class RemoteShares:
 
     def open(self, start_epoch: float, start_perf: float) -> None:
         self.window_start_perf = start_perf
-        self._send_all(WINDOW, WindowStart(start_epoch))
+        self._send_all(WINDOW, WindowStart(max(0.0, start_perf - time.perf_counter())))
         self._watcher = gevent.spawn(self._watch_workers)
 
     def close(self, interrupted: bool) -> None:

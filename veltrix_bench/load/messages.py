@@ -101,7 +101,8 @@ class Warm(msgspec.Struct, frozen=True):
 
 
 class WindowStart(msgspec.Struct, frozen=True):
-    start_epoch: float
+    opens_in_s: float
+    """A delay from sending, not a wall-clock time: a worker elsewhere has its own clock."""
 
 
 class Close(msgspec.Struct, frozen=True):

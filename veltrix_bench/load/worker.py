@@ -6,7 +6,8 @@ custom locustfile, the file's source; builds its share (every n-th player and in
 send time), lets Locust's master spawn its users, opens the window at the master's
 start time and ships each second's histograms and counts, then its whole-run result,
 in Locust's worker-report messages. Logs go to stderr; exit 0 after the master's quit, 3
-when its share could not run (its exit code is `vbench worker`'s: see errors.py).
+when its share could not run, 130 when stopped before its master answered (its exit code
+is `vbench worker`'s: see errors.py).
 """
 
 # gevent must patch before ssl/urllib3/requests are imported anywhere (see DESIGN.md),
@@ -33,7 +34,13 @@ from gevent.event import AsyncResult, Event
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from veltrix_bench.errors import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, RunFailed
+from veltrix_bench.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    EXIT_USAGE,
+    RunFailed,
+)
 from veltrix_bench.load.messages import (
     CLOSE,
     HELLO,
@@ -154,7 +161,7 @@ class Worker:
         self.runner.send_message(WARM, pack(Warm(index, self.runner.user_count)))
         window: WindowStart | None = self._wait(self.window, SETUP_TIMEOUT_S)
         if window is not None and not self.close.ready():
-            load.open_window(time.perf_counter() + (window.start_epoch - time.time()), self._ship)
+            load.open_window(time.perf_counter() + window.opens_in_s, self._ship)
         close: Close | None = self._wait(self.close, load.spec.duration_s + SETUP_TIMEOUT_S)
         interrupted = self.stop.requested or bool(close and close.interrupted)
         self._result = load.finish_window(interrupted, self.stop.event, self._ship)
@@ -162,6 +169,14 @@ class Worker:
 
     def _ship(self, report: IntervalReport) -> None:
         self._intervals.append(report)
+
+
+def _connect(host: str, port: int, stop: StopRequest) -> Worker | None:
+    """The worker, once the master answered; None if Locust gave up on it."""
+    try:
+        return Worker(host, port, stop)
+    except ConnectionError:
+        return None
 
 
 def parse_master(text: str) -> tuple[str, int]:
@@ -183,11 +198,21 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     # a private name of Locust's (tests/test_load_patches.py pins it; pyproject bounds it)
     locust.runners.WORKER_REPORT_INTERVAL = REPORT_INTERVAL_S
-    try:
-        worker = Worker(host, port, stop)
-    except ConnectionError as exc:
-        log.error("cannot reach the master at %s:%d: %s", host, port, exc)
-        return EXIT_RUN_FAILED
+    log.info("connecting to the master at %s:%d", host, port)
+    # Locust retries for five minutes without a look at signals: connect in a greenlet, so
+    # Ctrl-C or SIGTERM still ends a worker whose master never answers
+    connecting = gevent.spawn(_connect, host, port, stop)
+    gevent.wait([connecting, stop.event], count=1)
+    worker = connecting.value if connecting.ready() else None
+    if worker is None:
+        connecting.kill()
+        log.error(
+            "no answer from the master at %s:%d (is `vbench run --expect-workers` listening "
+            "there? see its --master-bind)",
+            host,
+            port,
+        )
+        return EXIT_INTERRUPTED if stop.requested else EXIT_RUN_FAILED
     log.info("connected to the master at %s:%d", host, port)
     try:
         return worker.run()

@@ -10,6 +10,9 @@ from veltrix_bench.profile.errors import CaptureError
 from veltrix_bench.profile.frames import Frame
 
 _LINE = re.compile(r"^(?P<stack>.+) (?P<count>\d+)$")
+_NO_FRAMES = re.compile(r"^ \d+$")
+"""A sample of a thread with no Python frame on its stack (one just starting or ending):
+py-spy writes an empty stack. It is left out, like an idle sample."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ def read_folded(path: Path) -> list[FoldedStack]:
         raise CaptureError(f"cannot read {path.name}: {exc}") from None
     stacks = []
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+        if not line.strip() or _NO_FRAMES.match(line):
             continue
         match = _LINE.match(line)
         if match is None:

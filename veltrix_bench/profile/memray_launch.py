@@ -1,8 +1,11 @@
-"""Run a Python module with memray tracking only between two signals (see memray_window.py).
+"""Run a Python module or script with memray tracking only between two signals (see
+memray_window.py).
 
     python -m veltrix_bench.profile.memray_launch --output memray.bin -m veltrix_bench.engine ...
+    python -m veltrix_bench.profile.memray_launch --output memray.bin engine.py ...
 
-The module runs exactly as `python -m MODULE ARGS` would run it, and needs no change.
+The program runs exactly as `python -m MODULE ARGS` or `python SCRIPT ARGS` would run it, and
+needs no change.
 (Nothing imports this module: run as `-m` it must not be in sys.modules already.)
 """
 
@@ -16,20 +19,29 @@ from pathlib import Path
 from veltrix_bench.errors import EXIT_OK, EXIT_USAGE
 from veltrix_bench.profile.memray_window import WindowTracker
 
-USAGE = "usage: python -m veltrix_bench.profile.memray_launch --output FILE -m MODULE [ARGS...]"
+USAGE = (
+    "usage: python -m veltrix_bench.profile.memray_launch --output FILE "
+    "(-m MODULE | SCRIPT) [ARGS...]"
+)
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 4 or argv[0] != "--output" or argv[2] != "-m":
+    module = len(argv) >= 4 and argv[2] == "-m"
+    if argv[:1] != ["--output"] or len(argv) < 3 or (argv[2].startswith("-") and not module):
         print(USAGE, file=sys.stderr)
         return EXIT_USAGE
-    capture, module, module_args = Path(argv[1]).resolve(), argv[3], argv[4:]
+    capture = Path(argv[1]).resolve()
+    program, program_args = (argv[3], argv[4:]) if module else (argv[2], argv[3:])
     window = WindowTracker(capture)
     window.install()
-    sys.argv = [module, *module_args]
-    sys.path[0] = os.getcwd()  # as `python -m` does
+    sys.argv = [program, *program_args]
+    # as `python -m` and `python SCRIPT` do
+    sys.path[0] = os.getcwd() if module else os.path.dirname(os.path.abspath(program))
     try:
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        if module:
+            runpy.run_module(program, run_name="__main__", alter_sys=True)
+        else:
+            runpy.run_path(program, run_name="__main__")
     except SystemExit as exit_:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)

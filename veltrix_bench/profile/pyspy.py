@@ -45,8 +45,11 @@ class PySpyRecorder:
     `--idle`): shares are of the time the engine's threads were busy.
     """
 
-    def __init__(self, output: Path, log_path: Path, rate_hz: int = RATE_HZ) -> None:
+    def __init__(
+        self, output: Path, log_path: Path, rate_hz: int = RATE_HZ, native: bool = False
+    ) -> None:
         self.output = output
+        self.native = native  # also C frames: `--native`
         self.log_path = log_path
         self.rate_hz = rate_hz
         self.process: subprocess.Popen[bytes] | None = None
@@ -64,7 +67,7 @@ class PySpyRecorder:
         self.output.unlink(missing_ok=True)
         command = [
             executable, "record", "--pid", str(pid), "--rate", str(self.rate_hz),
-            "--format", "raw", "--output", str(self.output),
+            "--format", "raw", "--output", str(self.output), *(["--native"] if self.native else []),
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.process = lifeline.popen(

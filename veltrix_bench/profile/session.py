@@ -39,9 +39,14 @@ FINALIZE_TIMEOUT_S = 60.0  # finalizing a large capture takes a while
 
 class ProfileSession:
     def __init__(
-        self, run_dir: Path, kinds: Iterable[str], handler_regex: str | None = None
+        self,
+        run_dir: Path,
+        kinds: Iterable[str],
+        handler_regex: str | None = None,
+        native: bool = False,
     ) -> None:
-        """`kinds`: a subset of ("memory", "cpu"); `--profile all` is both."""
+        """`kinds`: a subset of ("memory", "cpu"); `--profile all` is both. `native`: py-spy
+        also samples C frames (`--native`)."""
         wanted = set(kinds)
         unknown = wanted - set(PROFILE_KINDS)
         if unknown:
@@ -51,7 +56,7 @@ class ProfileSession:
         self.handler_regex = handler_regex
         self.skipped: dict[str, str] = {}
         self.capture = run_dir / MEMRAY_CAPTURE
-        self.pyspy = PySpyRecorder(run_dir / CPU_FOLDED, run_dir / PYSPY_LOG, RATE_HZ)
+        self.pyspy = PySpyRecorder(run_dir / CPU_FOLDED, run_dir / PYSPY_LOG, RATE_HZ, native)
         self._engine_pid: int | None = None
         self._memory_on = False
         self._cpu_on = False
@@ -65,8 +70,11 @@ class ProfileSession:
             self.skipped[kind] = reason
 
     # -- before the engine starts ----------------------------------------------------------
-    def engine_wrapper(self) -> list[str] | None:
-        """The `wrapper` for start_engine: the engine under windowed memray tracking, or None."""
+    def engine_wrapper(self, python: str = sys.executable) -> list[str] | None:
+        """The `wrapper` for start_engine: the engine under windowed memray tracking, or None.
+
+        `python`: the engine's interpreter, when it is not this one (it must import memray
+        and this launcher; the caller checks)."""
         if not self.active("memory"):
             return None
         try:
@@ -81,7 +89,7 @@ class ProfileSession:
         self.capture.unlink(missing_ok=True)
         WindowState.path_for(self.capture).unlink(missing_ok=True)
         module = "veltrix_bench.profile.memray_launch"
-        return [sys.executable, "-m", module, "--output", str(self.capture)]
+        return [python, "-m", module, "--output", str(self.capture)]
 
     # -- around the load -------------------------------------------------------------------
     def begin_window(self, engine_pid: int | None) -> None:

@@ -7,6 +7,7 @@ is printed as it is, never applied.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,6 +19,9 @@ from veltrix_bench.models.gate import GateResult
 from veltrix_bench.models.summary import Summary
 from veltrix_bench.report.formatting import interval
 from veltrix_bench.report.formatting import short_number as _num
+
+if TYPE_CHECKING:
+    from veltrix_bench.contract.conformance import ConformanceResult
 
 
 def _ms(value: float | None) -> str:
@@ -149,3 +153,26 @@ def print_profiles(console: Console, summary: Summary) -> None:
         console.print(f"CPU: {cpu.samples:,} samples, event handler {share:.1%}")
         for row in cpu.top_self[:5]:
             console.print(f"  {row.share:6.1%}  {escape(row.function)}", highlight=False)
+
+
+_VERDICT_STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow"}  # contract.Verdict
+
+
+def print_conformance(console: Console, result: ConformanceResult) -> None:
+    """One row per check: its verdict and why, the why wrapped to fit an 80-column terminal."""
+    table = Table(title=f"conformance of {escape(result.target)}", title_justify="left")
+    table.add_column("check", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("why", overflow="fold", ratio=1)
+    for check in result.checks:
+        style = _VERDICT_STYLE[check.verdict]
+        table.add_row(
+            escape(check.name), f"[{style}]{check.verdict.value}[/]", escape(check.detail)
+        )
+    console.print(table)
+    failed = sum(1 for check in result.checks if check.verdict == "fail")
+    warned = sum(1 for check in result.checks if check.verdict == "warn")
+    verdict = "[bold green]conforms[/]" if result.passed else f"[bold red]{failed} failed[/]"
+    console.print(
+        f"{verdict} · {warned} warnings · {result.requests:,} requests in {result.elapsed_s:.1f} s"
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import queue
 import secrets
-import shutil
 import time
 import urllib.error
 from dataclasses import dataclass, replace
@@ -17,9 +16,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from veltrix_bench.analysis.timeseries import TICK_COLUMNS, write_timeseries
-from veltrix_bench.engine.config import config_source, load_config
-from veltrix_bench.engine.process import EngineProcess, start_engine
-from veltrix_bench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, RunFailed
+from veltrix_bench.engine.config import load_config
+from veltrix_bench.engine.process import EngineDidNotStart, EngineProcess
+from veltrix_bench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, RunFailed, UsageError
 from veltrix_bench.load.protocol import Error, Final, Ready, Tick
 from veltrix_bench.load.scenario import Scenario, load_scenario
 from veltrix_bench.load.spec import LoadSpec
@@ -33,6 +32,7 @@ from veltrix_bench.models.summary import Summary
 from veltrix_bench.profile import ProfileSession
 from veltrix_bench.profile.handler import handler_matcher
 from veltrix_bench.report import write_reports
+from veltrix_bench.run.engine_launch import EngineCommand, launch_engine, write_side_config
 from veltrix_bench.run.generator_process import GeneratorProcess
 from veltrix_bench.run.live import LiveView
 from veltrix_bench.run.monitor import EngineMonitor, EngineSample, fetch
@@ -66,6 +66,9 @@ class RunOptions:
     master_port: int | None = None  # None: 5557 when workers come from elsewhere, else any free
     worker_timeout_s: float = 60.0
     on_worker_loss: str = "fail"  # or "continue"
+    engine: EngineCommand | None = None  # None: the embedded reference engine
+    engine_timeout_s: float = READY_TIMEOUT_S  # for its ready line
+    native: bool = False  # py-spy samples C frames too
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,15 @@ class RunOutcome:
     """Why the run failed or stopped ("" when it did neither)."""
     notices: tuple[str, ...] = ()
     """What the user must know about the figures (invariants not applicable, saturation)."""
+    engine_did_not_start: bool = False
 
 
 def prepare(options: RunOptions) -> tuple[Scenario, str | None]:
     """Validate everything the user gave before anything starts (exit 2 on a problem)."""
     scenario = load_scenario(options.scenario)
     target = check_target(options.target, options.allow_remote) if options.target else None
+    if target is not None and options.engine is not None:
+        raise UsageError("--target loads a running engine; --engine-cmd starts one: not both")
     if target is None:
         load_config(options.config)
     if options.handler is not None:  # read only when the profiles render, after the load
@@ -141,9 +147,11 @@ def execute(options: RunOptions, console: Console) -> RunOutcome:
     config_name = "external" if target else Path(options.config).stem
     run_dir = new_run_dir(options.out, scenario.name, config_name)
     with StopSignal() as stop:
-        _Run(options, scenario, target, run_dir, console, stop).execute()
+        trial = _Run(options, scenario, target, run_dir, console, stop)
+        trial.execute()
         summary = write_reports(run_dir, lenient=True)  # a summary of what was measured
-        return _verdict(run_dir, summary, stop)
+        outcome = _verdict(run_dir, summary, stop)
+        return replace(outcome, engine_did_not_start=trial.engine_did_not_start)
 
 
 def _verdict(run_dir: RunDir, summary: Summary, stop: StopSignal) -> RunOutcome:
@@ -196,8 +204,11 @@ class _Run:
         self.stats_before: StatsAnswer | None = None
         self.stats_after: StatsAnswer | None = None
         self.not_applicable: str | None = None
+        self.engine_did_not_start = False
         kinds = scenario.profile if options.profile is None else options.profile
-        self.session = ProfileSession(run_dir.path, kinds, options.handler) if kinds else None
+        self.session = (
+            ProfileSession(run_dir.path, kinds, options.handler, options.native) if kinds else None
+        )
 
     # -- the run ---------------------------------------------------------------------------
     def execute(self) -> RunRecord:
@@ -207,6 +218,9 @@ class _Run:
         write_document(self.run_dir.record, self._record(status.RUNNING))
         try:
             self._start_and_load()
+        except EngineDidNotStart as failure:
+            self.engine_did_not_start = True
+            self._fail(status.FAILED, failure.message)
         except RunFailed as failure:
             self._fail(status.FAILED, failure.message)
         finally:
@@ -238,7 +252,7 @@ class _Run:
             self.stats_before = self._stats(base_url, required=True)
         if self.session is not None:
             if self.engine is None:
-                self.session.skip("memory", "memory profiling needs the embedded engine")
+                self.session.skip("memory", "memory profiling needs an engine vbench starts")
             self.session.begin_window(self.engine.pid if self.engine else self.options.profile_pid)
         spec = replace(self.spec, target=base_url.rstrip("/"))
         spec_path = self.run_dir.file("load-spec.json")
@@ -260,17 +274,14 @@ class _Run:
     def _start_engine(self) -> str:
         if self.target is not None:
             return self.target
-        config = load_config(self.options.config).with_overrides(
-            world=self.scenario.world.model_dump()
+        world = self.scenario.world.model_dump()
+        config_file, self.config_name = write_side_config(
+            self.options.config, world, self.options.engine, self.run_dir
         )
-        self.config_name = config.name
-        config_file = self.run_dir.file("engine-config.toml")
-        config_file.write_text(config.to_toml())
-        shutil.copy(config_source(self.options.config), self.run_dir.file("engine-preset.toml"))
-        wrapper = self.session.engine_wrapper() if self.session is not None else None
-        self.engine = start_engine(
-            config_file, self.run_dir.file("engine.db"), self.run_dir.engine_log, wrapper=wrapper
-        )
+        self.engine = launch_engine(
+            self.options.engine, self.run_dir, config_file, self.session,
+            self.options.engine_timeout_s,
+        )  # fmt: skip
         return self.engine.url
 
     def _stats(self, base_url: str, required: bool) -> StatsAnswer | None:
@@ -407,7 +418,7 @@ class _Run:
             scenario_description=self.scenario.description,
             config=self.config_name,
             target=self.target or (self.engine.url if self.engine else None),
-            embedded_engine=self.target is None,
+            embedded_engine=self.target is None and self.options.engine is None,
             profiled=self.session is not None,
             profile_requested=list(self.session.kinds) if self.session else [],
             load=planned_load(self.spec),

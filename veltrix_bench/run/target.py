@@ -51,15 +51,16 @@ class Target:
         return is_loopback(self.host)
 
 
-def check_target(url: str, allow_remote: bool) -> str:
+def check_target(url: str, allow_remote: bool, option: str = "--target") -> str:
     """The URL rebuilt from what was parsed; exit 2 for a malformed URL or a non-loopback host.
 
-    Decided from the URL text alone, before any connection is attempted.
+    Decided from the URL text alone, before any connection is attempted. `option` names where
+    the URL came from in the messages.
     """
-    target = parse_target(url)
+    target = parse_target(url, option)
     if not allow_remote and not target.loopback:
         raise VbenchError(
-            f"--target '{url}': {target.host} is not a loopback address; a load test sends a "
+            f"{option} '{url}': {target.host} is not a loopback address; a load test sends a "
             "flood of requests, so pass --allow-remote if you really mean to load that host"
         )
     return target.url
@@ -69,13 +70,13 @@ class _Malformed(ValueError):
     """Why a URL is refused, in a few words; parse_target adds the URL and an example."""
 
 
-def parse_target(url: str) -> Target:
+def parse_target(url: str, option: str = "--target") -> Target:
     """Parse `url` the one way every client agrees on, or say why it cannot be (exit 2)."""
     try:
         return _parse(url)
     except _Malformed as exc:
         shown = f"'{url}'" if url.isascii() and url.isprintable() else ascii(url)
-        raise VbenchError(f"--target {shown}: {exc}; expected a URL like {EXAMPLE}") from None
+        raise VbenchError(f"{option} {shown}: {exc}; expected a URL like {EXAMPLE}") from None
 
 
 def _parse(url: str) -> Target:

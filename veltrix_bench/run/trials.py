@@ -1,4 +1,4 @@
-"""Interleaved trials for comparisons and gates: A B A B …, each with a fresh engine and file."""
+"""Interleaved trials for comparisons and gates: A B, B A, …, each with a fresh engine and file."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from veltrix_bench.analysis.comparison import Side
-from veltrix_bench.errors import EXIT_INTERRUPTED, BadRunDir, Interrupted
+from veltrix_bench.errors import EXIT_INTERRUPTED, BadRunDir, Interrupted, RunFailed
 from veltrix_bench.models.summary import Trial
+from veltrix_bench.run.engine_launch import EngineSpec
 from veltrix_bench.run.orchestrator import RunOptions, execute
 from veltrix_bench.rundir import COMPARISON, SUMMARY, read_comparison, read_summary
 
@@ -19,7 +20,7 @@ T = TypeVar("T")
 
 
 def run_interleaved(
-    configs: list[str],
+    engines: list[EngineSpec],
     base: RunOptions,
     trials: int,
     out_dir: Path,
@@ -30,26 +31,31 @@ def run_interleaved(
     and as many for CPU (apart: py-spy under memray would sample memray's own overhead).
 
     A failed trial (engine died, invariant broken) is kept out of the statistics and said;
-    Ctrl-C stops the whole comparison with what was measured so far.
+    an engine that does not start stops the comparison (RunFailed, exit 3): it would not
+    start in the next round either. Ctrl-C stops it with what was measured so far.
     """
     trial_dir = out_dir / "trials"
-    labels = side_labels(configs)
+    labels = side_labels([engine.label for engine in engines])
     collected: dict[str, Side] = {label: Side(label, [], []) for label in labels}
     rounds: list[tuple[int, tuple[str, ...]]] = [(i, ()) for i in range(trials)]
     for i in range(profiled_trials):
         rounds += [(i, ("memory",)), (i, ("cpu",))]
     for number, (index, profile) in enumerate(rounds, start=1):
-        for config, side in round_order(list(zip(configs, labels, strict=True)), number - 1):
+        for engine, side in round_order(list(zip(engines, labels, strict=True)), number - 1):
             label = f"{' '.join(profile)}{' profiled ' if profile else ''}trial {index + 1}"
             console.print(f"[bold]{escape(side)}[/] · {label} ({number}/{len(rounds)})")
-            options = replace(base, config=config, out=trial_dir, profile=profile)
+            options = replace(
+                base, config=engine.config, engine=engine.command, out=trial_dir, profile=profile
+            )
             outcome = execute(options, console)
             summary = outcome.summary
             if outcome.exit_code == EXIT_INTERRUPTED:
                 raise Interrupted(f"comparison interrupted; trials so far are in {trial_dir}")
+            if outcome.engine_did_not_start:
+                raise RunFailed(f"{side}: {outcome.message}")
             if outcome.exit_code != 0:
                 failure = escape(outcome.message)
-                console.print(f"[yellow]  {escape(config)} {label} failed: {failure}[/]")
+                console.print(f"[yellow]  {escape(side)} {label} failed: {failure}[/]")
                 continue
             collected[side].trials.append(Trial(summary, (profile, index)))
             collected[side].run_dirs.append(outcome.run_dir.path)
@@ -68,9 +74,8 @@ def round_order(sides: list[T], round_number: int) -> list[T]:
     return sides[shift:] + sides[:shift]
 
 
-def side_labels(configs: list[str]) -> list[str]:
-    """Names for the sides; the same config twice (an A/A test) becomes 'tuned (A)', 'tuned (B)'."""
-    names = [Path(c).stem if c.endswith(".toml") else c for c in configs]
+def side_labels(names: list[str]) -> list[str]:
+    """Names for the sides; the same name twice (an A/A test) becomes 'tuned (A)', 'tuned (B)'."""
     if len(set(names)) == len(names):
         return names
     return [f"{name} ({chr(ord('A') + i)})" for i, name in enumerate(names)]
