@@ -31,6 +31,7 @@ from veltrix_bench.engine.pipeline import (
 )
 from veltrix_bench.engine.storage import Store
 from veltrix_bench.engine.world import World
+from veltrix_bench.errors import UsageError
 from veltrix_bench.quietgc import QuietCollector
 
 log = logging.getLogger("veltrix.server")
@@ -368,7 +369,12 @@ async def serve(config: EngineConfig, host: str, port: int, db_path: Path) -> in
     return 0
 
 
+HIGHEST_PORT = 65_535
+
+
 def run_engine(config: EngineConfig, host: str, port: int, db: Path | None) -> int:
+    if not 0 <= port <= HIGHEST_PORT:  # before the database is opened: a bad port leaves nothing
+        raise UsageError(f"--port {port}: a port is a number from 0 (any free one) to 65535")
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
