@@ -218,3 +218,32 @@ def test_vbench_worker_exits_3_when_its_share_cannot_run(
     code, lines = generator_output(generator)
     assert any(isinstance(line, Error) and "127.0.0.1:9" in line.message for line in lines)
     assert worker.returncode == EXIT_RUN_FAILED, worker.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_a_worker_of_another_protocol_version_is_refused_by_name(
+    engine_factory: EngineFactory, generator_factory: GeneratorFactory, tmp_path: Path
+) -> None:
+    """A worker of another vbench (here: the real worker with its protocol number changed)
+    stops the run at once with both versions named, not after the worker timeout."""
+    engine = engine_factory("tuned", world=WORLD)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spec = spec_for(engine.url, tmp_path, rate=10, duration_s=3, expect_workers=1)
+    generator = generator_factory(replace(spec, master_port=port, worker_timeout_s=60.0))
+    started = time.monotonic()
+    other = (
+        "import sys, veltrix_bench.load.messages as m; m.PROTOCOL = 99; "
+        "from veltrix_bench.load import worker; "
+        f"sys.exit(worker.main(['--master=127.0.0.1:{port}']))"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", other], stderr=subprocess.DEVNULL)
+    try:
+        code, lines = generator_output(generator)
+    finally:
+        worker.kill()
+        worker.wait()
+    errors = [line.message for line in lines if isinstance(line, Error)]
+    assert code != 0 and any("another vbench protocol (99, the master 1)" in e for e in errors)
+    assert time.monotonic() - started < 30

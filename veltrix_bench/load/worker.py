@@ -44,6 +44,7 @@ from veltrix_bench.errors import (
 from veltrix_bench.load.messages import (
     CLOSE,
     HELLO,
+    PROTOCOL,
     READY,
     SETUP,
     WARM,
@@ -97,7 +98,7 @@ class Worker:
         self.env.events.report_to_master.add_listener(self._on_report)
         self.name = f"{socket.gethostname()} pid {os.getpid()}"
         # only now can the master's answer be handled: ask for the setup
-        self.runner.send_message(HELLO, pack(Hello(os.getpid(), self.name)))
+        self.runner.send_message(HELLO, pack(Hello(os.getpid(), self.name, PROTOCOL)))
 
     def _receive(self, kind: str, message: type[Message], into: AsyncResult) -> None:
         self.runner.register_message(kind, lambda msg, **_: into.set(unpack(msg.data, message)))
