@@ -5,6 +5,7 @@ never a traceback, never a run started, never a result file rewritten."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,7 @@ CASES = {
     "--worker-timeout zero": Case("run --worker-timeout 0", 2, "--worker-timeout"),
     "--on-worker-loss unknown": Case("run --on-worker-loss maybe", 2, "--on-worker-loss"),
     "--profile unknown": Case("run --profile gpu", 2, "--profile 'gpu'"),
+    "--handler not a regex": Case("run --profile cpu --handler (", 2, "--handler '('"),
     "--rate not a number": Case("run --rate fast", 2, "--rate"),
     "--processes zero": Case("run --processes 0", 2, "--processes"),
     "--users 1e11": Case("run --users 1e11", 2, "--users"),
@@ -94,6 +96,12 @@ CASES = {
     "gate: bound not a fraction": Case(
         "gate --baseline {run} --candidate {tuned} --max-regression p99=lots", 2, "'lots'"
     ),
+    "gate: bound not a number": Case(
+        "gate --baseline {run} --candidate {tuned} --max-regression p99=nan", 2, "'nan'"
+    ),
+    "gate: bound negative": Case(
+        "gate --baseline {run} --candidate {tuned} --max-regression p99=-10%", 2, "'-10%'"
+    ),
     "gate: config against a run": Case(
         "gate --baseline {run} --candidate tuned --max-regression p99=10%", 2, "both"
     ),
@@ -105,6 +113,10 @@ CASES = {
     "compare: summary not JSON": Case("compare {run_bad_summary} {tuned}", 2, "summary.json"),
     "compare: hlog garbage": Case("compare {run_garbage_hlog} {tuned}", 3, "latency.hlog"),
     "compare: threshold": Case("compare {run} {tuned} --threshold lots", 2, "--threshold"),
+    "compare: threshold infinite": Case("compare {run} {tuned} --threshold inf", 2, "'inf'"),
+    "compare: --metric-threshold negative": Case(
+        "compare {run} {tuned} --metric-threshold p99=-5%", 2, "'-5%'"
+    ),
     "compare: --out under a file": Case("compare {run} {tuned} --out {file}/x", 2, "--out"),
     # vbench capacity (SLOs without spaces: the table splits its arguments on spaces)
     "capacity: no --slo": Case("capacity tuned", 2, "at least one --slo"),
@@ -158,7 +170,10 @@ CASES = {
     "profile: no run.json": Case("profile {plain_dir}", 2, "no run.json"),
     "profile: run.json not JSON": Case("profile {run_bad_record}", 2, "run.json"),
     "worker: not HOST:PORT": Case("worker --master nowhere", 2, "HOST:PORT"),
+    "worker: port out of range": Case("worker --master 127.0.0.1:99999", 2, "HOST:PORT"),
     "engine serve: unknown config": Case("engine serve --config nope", 2, "no such preset"),
+    "engine serve: port too large": Case("engine serve --port 99999", 2, "--port 99999"),
+    "engine serve: port negative": Case("engine serve --port -1", 2, "--port -1"),
     "engine serve: config a directory": Case(
         "engine serve --config {dir_toml}", 2, "is a directory"
     ),
@@ -219,15 +234,20 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture
-def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A bad input must be refused before anything starts: starting an engine or a load
-    generator fails the test here instead of loading the machine."""
+    generator fails the test here instead of loading the machine (also when the error it
+    raises is masked by one raised later, while the run writes what it measured)."""
+    started: list[str] = []
 
     def refuse(*args: object, **kwargs: object) -> None:
+        started.append(repr(args))
         raise AssertionError("a bad input got as far as starting a process")
 
     monkeypatch.setattr("veltrix_bench.run.orchestrator.launch_engine", refuse)
     monkeypatch.setattr("veltrix_bench.run.orchestrator.GeneratorProcess", refuse)
+    yield
+    assert not started, "a bad input got as far as starting a process"
 
 
 def snapshot(root: Path) -> dict[Path, bytes]:

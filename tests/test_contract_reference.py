@@ -88,17 +88,26 @@ def test_more_events_than_the_queue_can_ever_hold_is_413(engine_factory: EngineF
     assert call(engine, "POST", "/v1/events", events)[0] == 413
 
 
+def stats_until(engine: EngineProcess, key: str, value: int) -> None:
+    """Wait until /v1/stats shows `key` at `value` or more (a sleep would guess how long a busy
+    machine takes to get a request into the engine)."""
+    deadline = time.monotonic() + 20
+    while json.loads(call(engine, "GET", "/v1/stats")[2])[key] < value:
+        assert time.monotonic() < deadline, f"/v1/stats never showed {key} >= {value}"
+        time.sleep(0.01)
+
+
 def test_a_full_queue_is_429_with_retry_after(engine_factory: EngineFactory) -> None:
-    # a batch may wait 400 ms to fill: the first request's two events hold the queue of two
+    # a batch may wait 1.5 s to fill: the second request's two events hold the queue of two
     engine = engine_factory(
         "tuned",
         queue={"capacity": 2},
-        processing={"batch_max_size": 100, "batch_max_wait_ms": 400},
+        processing={"batch_max_size": 100, "batch_max_wait_ms": 1500},
     )
     call(engine, "POST", "/v1/events", [join("j-1", 1), join("j-2", 2)])
     with ThreadPoolExecutor(1) as pool:
         holding = pool.submit(call, engine, "POST", "/v1/events", [join("j-3", 3), join("j-4", 4)])
-        time.sleep(0.15)
+        stats_until(engine, "queue_depth", 2)
         status, headers, _ = call(engine, "POST", "/v1/events", join("j-5", 5))
         assert holding.result()[0] == 200
     assert status == 429 and int(headers["Retry-After"]) >= 1
@@ -109,7 +118,7 @@ def test_shutting_down_is_503(engine_factory: EngineFactory) -> None:
     engine = engine_factory(faults={"event_delay_ms": 1500})
     with ThreadPoolExecutor(1) as pool:
         held = pool.submit(call, engine, "POST", "/v1/events", join("j-1", 1))
-        time.sleep(0.3)
+        stats_until(engine, "requests_in_flight", 1)
         engine.process.send_signal(2)  # SIGINT: the graceful stop
         deadline = time.monotonic() + 1.0
         status = call(engine, "GET", "/healthz")[0]

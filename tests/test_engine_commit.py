@@ -135,6 +135,30 @@ def test_a_retry_of_an_id_evicted_from_memory_gets_its_first_result_and_changes_
     pipeline.close()
 
 
+@pytest.mark.parametrize("writer", ["thread", "loop"])
+@pytest.mark.parametrize("commit", ["event", "batch"])
+def test_a_write_that_cannot_even_begin_fails_its_events_and_the_engine_goes_on(
+    tmp_path: Path, commit: str, writer: str
+) -> None:
+    config = load_config("tuned").with_overrides(storage={"commit": commit, "writer": writer})
+    db = tmp_path / "v.db"
+
+    async def play() -> tuple[list[Result], list[Result], Pipeline]:
+        pipeline = _pipeline(config, db)
+        pipeline.start()
+        # Whatever makes BEGIN fail (here: a transaction left open on the connection) must
+        # fail the batch like any failed commit, not end the consumer and hang every request.
+        pipeline.store.connection.execute("BEGIN")
+        first, _ = await asyncio.wait_for(pipeline.submit(_events(config, join("j1", 1))), 10)
+        again, _ = await asyncio.wait_for(pipeline.submit(_events(config, join("j1", 1))), 10)
+        return first, again, pipeline
+
+    first, again, pipeline = asyncio.run(play())
+    assert (first, again) == ([FAILED], [APPLIED])
+    assert state_in_memory(pipeline.game) == state_in_database(db)
+    pipeline.close()
+
+
 # -- on a live engine --------------------------------------------------------------------------
 @pytest.mark.parametrize("preset", ["default", "tuned"])
 def test_a_duplicate_id_in_one_array_is_applied_once_beside_a_concurrent_claim(

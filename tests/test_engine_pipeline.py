@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine_state import state_in_database, state_in_memory
 from veltrix_bench.engine.config import EngineConfig, load_config
 from veltrix_bench.engine.events import Event, decode_events
 from veltrix_bench.engine.game import Changes, Game, Result
 from veltrix_bench.engine.metrics import EngineMetrics
-from veltrix_bench.engine.pipeline import RESULT_SHUTTING_DOWN, Pipeline, QueueFull
+from veltrix_bench.engine.pipeline import RESULT_SHUTTING_DOWN, Pipeline, QueueFull, ShuttingDown
 from veltrix_bench.engine.storage import Store
 from veltrix_bench.engine.world import World
 
@@ -47,7 +48,11 @@ def _pipeline(
 
 
 def _joins(count: int) -> list[Event]:
-    body = [{"id": f"j{p}", "type": "join", "hunt": 1, "player": p} for p in range(1, count + 1)]
+    """`count` joins of distinct players: players 1..2000 of hunt 1, then of hunt 2, ..."""
+    body = [
+        {"id": f"j{i}", "type": "join", "hunt": 1 + (i - 1) // 2000, "player": 1 + (i - 1) % 2000}
+        for i in range(1, count + 1)
+    ]
     return decode_events(json.dumps(body).encode(), load_config("tuned").world)
 
 
@@ -145,6 +150,57 @@ def test_drain_answers_every_request_and_applies_nothing_past_its_deadline(
         assert check.execute("SELECT COUNT(*) FROM events").fetchone() == (len(applied),)
 
 
+# How one request of 3,000 events is committed, event by event: one batch per event, all in
+# one batch, or applied inline as one request.
+ONE_COMMIT_PER_EVENT = {
+    "a batch per event": {},
+    "one batch of all": {"processing": {"batch_max_size": 3000}},
+    "inline": {"processing": {"mode": "inline"}},
+}
+
+
+@pytest.mark.parametrize("batching", list(ONE_COMMIT_PER_EVENT))
+def test_a_drain_deadline_stops_a_long_write_between_two_commits(
+    tmp_path: Path, batching: str
+) -> None:
+    # writer = "thread" (default's): with "loop", nothing else runs, not even the shutdown,
+    # until the write returns
+    config = load_config("default").with_overrides(**ONE_COMMIT_PER_EVENT[batching])
+    db = tmp_path / "v.db"
+    commits = 0
+
+    def slow_commit(statement: str) -> None:  # a disk on which each commit takes 2 ms
+        nonlocal commits
+        if statement == "COMMIT":
+            commits += 1
+            time.sleep(0.002)
+
+    async def play() -> tuple[float, list[Result], Pipeline]:
+        pipeline, _ = _pipeline(config, db)
+        pipeline.store.connection.set_trace_callback(slow_commit)
+        pipeline.start()
+        request = asyncio.ensure_future(pipeline.submit(_joins(3000)))
+        while commits < 10:
+            await asyncio.sleep(0.001)
+        started = time.monotonic()
+        await pipeline.drain(0.1)
+        took = time.monotonic() - started
+        results, _ = await asyncio.wait_for(request, 5)
+        return took, results, pipeline
+
+    took, results, pipeline = asyncio.run(play())
+    # not the ~6 s the whole request would take: the write stopped at the next event
+    assert took < 1.0
+    applied = results.index(RESULT_SHUTTING_DOWN)
+    assert 10 <= applied < 3000
+    assert results == [("applied", None)] * applied + [RESULT_SHUTTING_DOWN] * (3000 - applied)
+    assert state_in_memory(pipeline.game) == state_in_database(db)
+    assert not pipeline.pending
+    pipeline.close()
+    with sqlite3.connect(db) as check:
+        assert check.execute("SELECT COUNT(*) FROM events").fetchone() == (applied,)
+
+
 @pytest.mark.parametrize("writer", ["loop", "thread"])
 def test_inline_processing_applies_and_commits_every_request(tmp_path: Path, writer: str) -> None:
     config = load_config("tuned").with_overrides(
@@ -188,3 +244,55 @@ def test_a_full_bounded_queue_refuses_a_request_that_fits_once_it_drains(tmp_pat
 
     queued, later = asyncio.run(play())
     assert queued == [("applied", None)] * 4 and later == [("applied", None)]
+
+
+class BuggyGame(Game):
+    """The real game with one bug planted: applying player 13's events raises."""
+
+    def apply(self, events: list[Event], changes: Changes) -> list[Result]:
+        if any(event.player == 13 for event in events):
+            raise KeyError("a planted bug")
+        return super().apply(events, changes)
+
+
+@pytest.mark.parametrize("mode", ["async", "inline"])
+def test_a_bug_while_applying_answers_every_waiting_request_and_stops_the_engine(
+    tmp_path: Path, mode: str
+) -> None:
+    config = load_config("tuned").with_overrides(processing={"mode": mode, "batch_max_wait_ms": 20})
+    store = Store(config.storage, tmp_path / "v.db")
+    pipeline = Pipeline(config, BuggyGame(World.generate(config.world)), store, EngineMetrics(int))
+    stops: list[bool] = []
+    pipeline.on_failure = lambda: stops.append(True)
+
+    async def play() -> list[list[Result] | BaseException]:
+        pipeline.start()
+        requests = [
+            pipeline.submit(_joins(2)),  # players 1 and 2: before the bug, or in its batch
+            pipeline.submit(
+                decode_events(b'{"id": "b", "type": "join", "hunt": 1, "player": 13}', config.world)
+            ),
+            pipeline.submit(_joins(4)[2:]),  # after it: in its batch, queued, or refused
+        ]
+        answered = await asyncio.wait_for(
+            asyncio.gather(*requests, return_exceptions=True), timeout=10
+        )
+        with pytest.raises(ShuttingDown):
+            await pipeline.submit(_joins(5)[4:])  # nothing is taken after the failure
+        await pipeline.drain(1.0)
+        return [a if isinstance(a, BaseException) else a[0] for a in answered]
+
+    answered = asyncio.run(play())
+    pipeline.close()
+    assert stops == [True] and isinstance(pipeline.failure, KeyError)
+    assert answered[1] == [("not_applied", "engine failed: see its log")]
+    database = sqlite3.connect(tmp_path / "v.db")
+    in_database = {row[0] for row in database.execute("SELECT id FROM events")}
+    for results, ids in zip(answered, (["j1", "j2"], ["b"], ["j3", "j4"]), strict=True):
+        if isinstance(results, ShuttingDown):  # refused whole: none of it applied
+            assert not in_database & set(ids)
+            continue
+        assert not isinstance(results, BaseException)
+        for (status, _), event_id in zip(results, ids, strict=True):
+            # every event has an answer; an applied one is in the database, a refused one not
+            assert (status != "not_applied") == (event_id in in_database)

@@ -149,12 +149,15 @@ def _generator_block(final: GeneratorReport | None, planned: PlannedLoad) -> Gen
     generator_late = late.generator / scheduled
     cap_late = late.in_flight_cap / scheduled
     # A shortfall caused by the in-flight cap is the target backing up (a finding about the
-    # target); one with free connections is the generator failing to keep up.
+    # target); one with free connections is the generator failing to keep up. A worker lost
+    # mid-run (--on-worker-loss continue) takes its share of the rate with it: that shortfall
+    # is the loss, said on its own, not the survivors failing to keep up.
+    shortfall = ratio < SATURATION_ACHIEVED_RATIO and not final.lost_workers
     return GeneratorBlock(
         achieved_rate_ratio=round(ratio, 4),
         late_starts=late,
         saturated=generator_late > SATURATION_LATE_SHARE
-        or (ratio < SATURATION_ACHIEVED_RATIO and cap_late <= SATURATION_LATE_SHARE),
+        or (shortfall and cap_late <= SATURATION_LATE_SHARE),
         target_backing_up=cap_late > SATURATION_LATE_SHARE,
         cpu_share=final.generator_cpu_share,
     )

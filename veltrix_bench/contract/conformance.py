@@ -290,7 +290,7 @@ async def check_openapi(run: _Run) -> Outcome:
         return Verdict.WARN, f"no /openapi.json (404): {use.uses}"
     if problem := _expect(answer, 200):
         return Verdict.FAIL, problem
-    served = answer.json()["info"].get("version")
+    served = answer.json()["info"]["version"]
     ours = document()["info"]["version"]
     if served != ours:
         return Verdict.WARN, f"serves contract version {served}; vbench speaks {ours}"

@@ -162,7 +162,7 @@ def answer_problems(
     try:
         text = body.decode()
         instance = json.loads(text) if media_type == "application/json" else text
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested past the parser's depth
         return [*problems, f"{where}: the body is not {media_type} ({exc})"]
     return [*problems, *_problems_at(schema_pointer, instance, f"{where} body")]
 

@@ -21,6 +21,10 @@ from veltrix_bench.contract.openapi import answer_problems
 
 _SETUP_RETRIES = 10  # 429s a setup request sits out before it counts as unanswered
 _LONGEST_RETRY_WAIT_S = 1.0  # a Retry-After longer than this is waited only this long
+# The contract's largest answers (the document, /metrics) take a few kB, a target's own
+# /metrics a few hundred at most. An answer past this is cut off and counts as none: hundreds
+# of answers may be read at once, and no target may fill vbench's memory with them.
+MAX_ANSWER_BYTES = 2 * 1024 * 1024
 
 
 class BudgetSpent(Exception):
@@ -52,7 +56,7 @@ class Answer:
         """The decoded body; None when it is not JSON."""
         try:
             return json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the parser's depth
             return None
 
     def field(self) -> str | None:
@@ -118,10 +122,17 @@ class Probe:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         headers = {"Content-Type": "application/json"} if data is not None else {}
         try:
+            # A redirect is checked as the answer it is, never followed: it could lead the
+            # checks' traffic away from the target that the loopback guard let through.
             async with self._session.request(
-                method, self.base_url + path, data=data, headers=headers
+                method, self.base_url + path, data=data, headers=headers, allow_redirects=False
             ) as response:
-                payload = await response.read()
+                payload = await _read_bounded(response)
+                if payload is None:
+                    raise Unanswered(
+                        f"{method} {path}: the answer is over {MAX_ANSWER_BYTES} bytes, "
+                        "far more than any answer of the contract"
+                    )
                 answer_headers = {name.lower(): value for name, value in response.headers.items()}
                 return Answer(method, path, response.status, answer_headers, payload)
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -137,6 +148,21 @@ class Probe:
                 return answer
             await asyncio.sleep(_retry_wait(answer))
         return answer
+
+
+async def _read_bounded(response: aiohttp.ClientResponse) -> bytes | None:
+    """The body of `response`; None, with the connection closed, once it passes
+    MAX_ANSWER_BYTES (or says it will)."""
+    if (response.content_length or 0) > MAX_ANSWER_BYTES:
+        response.close()
+        return None
+    body = bytearray()
+    async for chunk in response.content.iter_any():
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            response.close()
+            return None
+    return bytes(body)
 
 
 def _retry_wait(answer: Answer) -> float:

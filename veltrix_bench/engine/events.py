@@ -136,14 +136,16 @@ def _bounded_id(raw: dict[str, Any], name: str, upper: int, prefix: str) -> int:
 
 
 class _WireEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    # UNSET, not None, for an absent field: a null is then a wrong type, named like any other,
+    # and a field the event's type lacks is refused even when it is null
     id: str
     type: str
     hunt: int
     player: int
-    place: int | None = None
-    clue: int | None = None
-    treasure: int | None = None
-    answer: str | None = None
+    place: int | msgspec.UnsetType = msgspec.UNSET
+    clue: int | msgspec.UnsetType = msgspec.UNSET
+    treasure: int | msgspec.UnsetType = msgspec.UNSET
+    answer: str | msgspec.UnsetType = msgspec.UNSET
 
 
 _WIRE = msgspec.json.Decoder(_WireEvent | list[_WireEvent])
@@ -176,7 +178,7 @@ def _field_error(message: str) -> EventError:
     text = message.split(" - at ")[0]
     if "Expected `object`" in text and not where:
         return EventError("body", "expected an event object or an array of events")
-    return EventError(where.replace("].", "].") or "body", text)
+    return EventError(where or "body", text)
 
 
 def _check_wire(wire: _WireEvent, world: WorldConfig, prefix: str) -> Event:
@@ -186,7 +188,7 @@ def _check_wire(wire: _WireEvent, world: WorldConfig, prefix: str) -> Event:
     if kind not in _TARGET_FIELD:
         raise EventError(f"{prefix}type", f"must be one of {', '.join(EVENT_TYPES)}")
     for name in ("place", "clue", "treasure", "answer"):
-        if getattr(wire, name) is not None and name not in _ALLOWED[kind]:
+        if getattr(wire, name) is not msgspec.UNSET and name not in _ALLOWED[kind]:
             raise EventError(f"{prefix}{name}", f"not a field of a {kind} event")
     _in_range(wire.hunt, "hunt", world.hunts, prefix)
     _in_range(wire.player, "player", world.players, prefix)
@@ -195,12 +197,13 @@ def _check_wire(wire: _WireEvent, world: WorldConfig, prefix: str) -> Event:
     if target_field is not None:
         name, size_key = target_field
         value = getattr(wire, name)
-        if value is None:
+        if value is msgspec.UNSET:
             raise EventError(f"{prefix}{name}", "required: an integer id")
         target = _in_range(value, name, getattr(world, size_key), prefix)
-    if kind == "solve" and wire.answer is None:
+    answer = None if isinstance(wire.answer, msgspec.UnsetType) else wire.answer
+    if kind == "solve" and answer is None:
         raise EventError(f"{prefix}answer", "required: a string")
-    return Event(wire.id, kind, wire.hunt, wire.player, target, wire.answer)
+    return Event(wire.id, kind, wire.hunt, wire.player, target, answer)
 
 
 def _in_range(value: int, name: str, upper: int, prefix: str) -> int:

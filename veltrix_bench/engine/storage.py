@@ -51,6 +51,15 @@ class CommitFailed(Exception):
         self.cause = cause
 
 
+class WriteStopped(Exception):
+    """A write per event stopped because the engine's drain deadline passed: the batch's first
+    `committed` events were committed, the others not written."""
+
+    def __init__(self, committed: int) -> None:
+        super().__init__(f"stopped after {committed} commits: the drain deadline passed")
+        self.committed = committed
+
+
 class InjectedFault(Exception):
     """The commit failure asked for by faults.commit_fail_prefix."""
 
@@ -62,6 +71,9 @@ class Store:
         self.config = config
         self.path = path
         self.commit_fail_prefix = commit_fail_prefix
+        # Set (from the event loop) once the drain deadline passed: a write per event stops
+        # before its next event, so that shutdown waits for one commit, not for a whole batch.
+        self.stopping = threading.Event()
         self.connection = _open(path)
         self._checkpointer: Checkpointer | None = None
         try:
@@ -114,7 +126,7 @@ class Store:
 
     def write(self, changes: Changes) -> None:
         """Persist `changes`; returns only once they are committed, else raises CommitFailed
-        with everything not committed rolled back."""
+        with everything not committed rolled back, or WriteStopped (commit per event)."""
         if self.config.commit == "batch":
             self._write_group(changes)
         else:
@@ -124,8 +136,8 @@ class Store:
 
     def _write_group(self, changes: Changes) -> None:
         execute = self.connection.execute
-        execute("BEGIN")
-        try:
+        try:  # BEGIN too: every failure of a write must reach the pipeline as CommitFailed
+            execute("BEGIN")
             self.connection.executemany(_INSERT_EVENT, changes.events)
             if changes.members:
                 self.connection.executemany(_UPSERT_MEMBER, changes.members)
@@ -141,11 +153,14 @@ class Store:
     def _write_each(self, changes: Changes) -> None:
         execute = self.connection.execute
         member_at = claim_at = 0
+        stopping = self.stopping
         for committed, (event_row, (member_rows, claim_rows)) in enumerate(
             zip(changes.events, changes.per_event, strict=True)
         ):
-            execute("BEGIN")
+            if committed and stopping.is_set():
+                raise WriteStopped(committed)
             try:
+                execute("BEGIN")
                 execute(_INSERT_EVENT, event_row)
                 for row in changes.members[member_at : member_at + member_rows]:
                     execute(_UPSERT_MEMBER, row)

@@ -271,4 +271,17 @@ def _load_file(path: Path) -> Scenario:
     locustfile = (path.parent / scenario.locustfile).resolve()
     if not locustfile.is_file():
         raise ConfigError(f"{path}: locustfile '{scenario.locustfile}' not found ({locustfile})")
+    _compiles(locustfile)
     return scenario.model_copy(update={"locustfile": str(locustfile)})
+
+
+def _compiles(locustfile: Path) -> None:
+    """A locustfile that is not Python is refused here, before an engine starts for it (its
+    imports still run only in the generator: Locust must not load in the CLI's process)."""
+    try:
+        compile(locustfile.read_bytes(), str(locustfile), "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        where = f" line {exc.lineno}" if isinstance(exc, SyntaxError) and exc.lineno else ""
+        raise ConfigError(f"{locustfile}:{where} not valid Python: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{locustfile}: cannot read it ({exc.strerror})") from None

@@ -30,6 +30,7 @@ from veltrix_bench.models.profiles import ProfileBlocks
 from veltrix_bench.models.run_record import EngineWindow, PlannedLoad, RunRecord
 from veltrix_bench.models.summary import Summary
 from veltrix_bench.profile import ProfileSession
+from veltrix_bench.profile.handler import handler_matcher
 from veltrix_bench.report import write_reports
 from veltrix_bench.run.engine_launch import EngineCommand, launch_engine, write_side_config
 from veltrix_bench.run.engine_window import EngineWindowProbe
@@ -97,6 +98,8 @@ def prepare(options: RunOptions) -> tuple[Scenario, str | None]:
         raise UsageError("--target loads a running engine; --engine-cmd starts one: not both")
     if target is None:
         load_config(options.config)
+    if options.handler is not None:  # read only when the profiles render, after the load
+        handler_matcher(options.handler)
     load_spec(options, scenario, "http://127.0.0.1:1", Path("."), "check")
     return scenario, target
 
@@ -114,6 +117,10 @@ def load_spec(
         seed=options.seed,
         run_tag=run_tag,
         warmup_s=options.warmup_s,
+        # the users are spread over the generator processes, counted as LoadSpec.workers does
+        generator_processes=max(
+            1, (options.processes if options.processes > 1 else 0) + options.expect_workers
+        ),
     )
     default_port = 5557 if options.expect_workers else 0
     return replace(
