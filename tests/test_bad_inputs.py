@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.capacities import config, write_capacity
 from veltrix_bench.cli import app
 
 GOLDEN_RUNS = Path(__file__).parent / "golden" / "runs"
@@ -117,6 +118,54 @@ CASES = {
         "compare {run} {tuned} --metric-threshold p99=-5%", 2, "'-5%'"
     ),
     "compare: --out under a file": Case("compare {run} {tuned} --out {file}/x", 2, "--out"),
+    # vbench capacity (SLOs without spaces: the table splits its arguments on spaces)
+    "capacity: no --slo": Case("capacity tuned", 2, "at least one --slo"),
+    "capacity: malformed --slo": Case("capacity --slo p99<>3", 2, "--slo: check 'p99<>3'"),
+    "capacity: unknown --slo metric": Case("capacity --slo speed<3", 2, "unknown metric 'speed'"),
+    "capacity: --step not a duration": Case("capacity --slo p99<50ms --step 5x", 2, "--step"),
+    "capacity: --warmup not a duration": Case("capacity --slo p99<50ms --warmup x", 2, "--warmup"),
+    "capacity: --resolution": Case("capacity --slo p99<50ms --resolution lots", 2, "--resolution"),
+    "capacity: --resolution 100%": Case(
+        "capacity --slo p99<50ms --resolution 100%", 2, "between 0 and 1"
+    ),
+    "capacity: --start below 1/s": Case("capacity --slo p99<50ms --start 0.5", 2, "start rate"),
+    "capacity: --max-rate below --start": Case(
+        "capacity --slo p99<50ms --start 100 --max-rate 50", 2, "maximum rate"
+    ),
+    "capacity: --max-rate inf": Case("capacity --slo p99<50ms --max-rate inf", 2, "--max-rate inf"),
+    "capacity: --trials 0": Case("capacity --slo p99<50ms --trials 0", 2, "--trials"),
+    "capacity: unknown config": Case("capacity fastest --slo p99<50ms", 2, "no such preset"),
+    "capacity: unknown scenario": Case(
+        "capacity --slo p99<50ms --scenario nope", 2, "unknown scenario 'nope'"
+    ),
+    "capacity: --target and a config": Case(
+        "capacity tuned --slo p99<50ms --target http://127.0.0.1:9", 2, "no CONFIG"
+    ),
+    "capacity: --target remote": Case(
+        "capacity --slo p99<50ms --target http://10.0.0.1:80", 2, "not a loopback address"
+    ),
+    "capacity: --out under a file": Case("capacity --slo p99<50ms --out {file}/x", 2, "--out"),
+    "scenario: warm-up of a closed model": Case("run --scenario {closed_warmup}", 2, "'warmup'"),
+    # vbench gate on a capacity directory
+    "gate capacity: not a capacity check": Case(
+        "gate {capacity} --check p99<50ms", 2, "gated on its capacity"
+    ),
+    "gate capacity: a unit": Case("gate {capacity} --check capacity>3000ms", 2, "bare number"),
+    "gate capacity: no checks": Case("gate {capacity}", 2, "no checks"),
+    "gate capacity: one config to regress": Case(
+        "gate {capacity} --max-regression capacity=10%", 2, "two configs"
+    ),
+    "gate capacity: another metric's regression": Case(
+        "gate {capacity} --max-regression p99=10%", 2, "capacity=10%"
+    ),
+    "gate capacity: --baseline": Case(
+        "gate {capacity} --baseline a --candidate b --max-regression capacity=10%",
+        2,
+        "no --baseline",
+    ),
+    "gate capacity: capacity.json not JSON": Case(
+        "gate {capacity_bad} --check capacity>1", 2, "capacity.json"
+    ),
     # the other commands
     "profile: no run.json": Case("profile {plain_dir}", 2, "no run.json"),
     "profile: run.json not JSON": Case("profile {run_bad_record}", 2, "run.json"),
@@ -152,6 +201,7 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
         "huge_rate": b'name = "huge"\n[load]\nrate = 1e300\nduration = "1s"\n',
         "many_users": b'name = "many"\n[load]\nmodel = "closed"\nusers = 1e11\nduration = "1s"\n',
         "two_bad_keys": b'name = "x"\nduration = "1s"\n[load]\nspeed = 3\n',
+        "closed_warmup": b'name = "c"\n[load]\nmodel = "closed"\nwarmup = "2s"\n',
     }
     for name, content in toml.items():
         paths[name] = tmp_path / f"{name}.toml"
@@ -176,6 +226,10 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
     log.write_bytes(log.read_bytes()[:-120])
     paths["run_no_hlog"] = copy_run("run_no_hlog", tmp_path)
     (paths["run_no_hlog"] / "latency.hlog").unlink()
+    paths["capacity"] = write_capacity(tmp_path / "capacity", config("tuned", 3980.0, 4150.0))
+    paths["capacity_bad"] = tmp_path / "capacity-bad"
+    paths["capacity_bad"].mkdir()
+    (paths["capacity_bad"] / "capacity.json").write_bytes(b'{"schema": 1')
     return paths
 
 
@@ -208,7 +262,7 @@ def test_a_bad_input_is_one_line_and_the_right_exit_code(
     case: Case, inputs: dict[str, Path], nothing_starts: None
 ) -> None:
     args = [part.format(**inputs) for part in case.args.split(" ")]
-    if args[0] in ("run", "compare", "gate") and "--out" not in args:
+    if args[0] in ("run", "compare", "gate", "capacity") and "--out" not in args:
         args += ["--out", str(inputs["out"])]
     before = snapshot(inputs["tmp"])
     result = CliRunner().invoke(app, args)
