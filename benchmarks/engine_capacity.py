@@ -8,6 +8,7 @@ intended send time. Presets alternate at every step (default, tuned, default, tu
     python -m benchmarks.engine_capacity            # the full run (~25 min)
     python -m benchmarks.engine_capacity --quick    # a smoke check (~2 min)
     python -m benchmarks.engine_capacity --render benchmarks/results/engine_capacity.json
+    python -m benchmarks.engine_capacity --agreement    # vbench capacity vs this client (~20 min)
 
 Writes the raw figures as JSON (`--out`), its tables beside it (same name, `.md`) and into
 benchmarks/README.md's block of that name; prints the tables.
@@ -27,7 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
 from benchmarks._openloop import ClientKind, raise_open_file_limit, run_open_loop
+from benchmarks.capacity_agreement import SearchPlan, measure_agreement
+from benchmarks.capacity_agreement import render as render_agreement
 from benchmarks.capacity_report import (
     SOAK_RATE,
     CapacityReport,
@@ -262,6 +267,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-ladder", action="store_true")
     parser.add_argument("--skip-soak", action="store_true")
     parser.add_argument("--skip-ceiling", action="store_true")
+    parser.add_argument(
+        "--agreement", action="store_true",
+        help="`vbench capacity` and this client's own search by the same rule, side by side",
+    )  # fmt: skip
+    parser.add_argument("--start", type=float, default=100.0, help="--agreement: first rate")
+    parser.add_argument("--max-rate", type=float, default=None, help="--agreement: highest rate")
+    parser.add_argument(
+        "--step", type=float, default=None, help="--agreement: seconds per step (10, --quick 3)"
+    )
     add_json_options(parser, "engine_capacity")
     return parser
 
@@ -313,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
+    if args.agreement:
+        return agreement(args)
     try:
         plan = plan_from(args)
         nofile = raise_open_file_limit()
@@ -326,6 +342,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(render_markdown(report))
     publish_report(report, out)
+    print(f"raw figures: {out}")
+    return 0
+
+
+def agreement(args: argparse.Namespace) -> int:
+    """--agreement: vbench capacity's answers and this client's, their ratio, vbench's time."""
+    plan = plan_from(args)
+    search = SearchPlan(
+        presets=plan.presets, configs=plan.configs, start=args.start, max_rate=args.max_rate,
+        step_s=args.step or plan.step_s, warmup_s=plan.warmup_s, trials=plan.trials,
+        retries=plan.retries, client=plan.client,
+    )  # fmt: skip
+    raise_open_file_limit()
+    out = json_path(args, "engine_capacity_agreement")
+    try:
+        with tempfile.TemporaryDirectory(prefix="vbench-agreement-") as tmp:
+            report = measure_agreement(search, Path(tmp), REPO / "reports")
+    except KeyboardInterrupt:
+        print("engine_capacity: interrupted", file=sys.stderr)
+        return 130
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(msgspec.json.format(msgspec.json.encode(report), indent=1))
+    print()
+    print(render_agreement(report))
+    publish(out.stem, render_agreement(report), folder=out.parent)
     print(f"raw figures: {out}")
     return 0
 

@@ -11,16 +11,15 @@ samples, and what an unbounded map would have added at this rate.
     python -m benchmarks.idempotency_memory                          # the figure: 10 min
     python -m benchmarks.idempotency_memory --duration 10 --rate 200 # a smoke check
 
-Self-contained: imports only the engine's config and process helpers from vbench.
+Writes results/idempotency_memory.md (everything it printed) and its table into
+benchmarks/README.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -29,10 +28,9 @@ from pathlib import Path
 import psutil
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from veltrix_bench.engine.config import load_config  # noqa: E402
-from veltrix_bench.engine.process import EngineProcess, start_engine  # noqa: E402
+from benchmarks.harness import machine_busy_seconds, publish, script_parser, transcript
+from veltrix_bench.engine.config import load_config
+from veltrix_bench.engine.process import EngineProcess, start_engine
 
 UNBOUNDED_BYTES_PER_ID = 200  # measured before the bound (issue 13)
 CONNECTIONS = 64
@@ -123,7 +121,7 @@ def _slope(rss: list[tuple[float, int]], warmup_s: float) -> dict[str, float | i
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__file__, __doc__)
     parser.add_argument("--rate", type=float, default=2000.0)
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of load")
     parser.add_argument(
@@ -134,6 +132,7 @@ def main() -> None:
     config = load_config("tuned")
     fill_s = config.storage.recent_results / args.rate
     warmup = args.warmup if args.warmup is not None else min(1.5 * fill_s, args.duration / 2)
+    busy_before, began = machine_busy_seconds(), time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         (folder / "tuned.toml").write_text(config.to_toml())
@@ -143,6 +142,7 @@ def main() -> None:
             run = asyncio.run(_load(engine, args.rate, args.duration))
         finally:
             engine.stop()
+    busy_cores = (machine_busy_seconds() - busy_before) / (time.monotonic() - began)
     rss = run["rss"]
     assert isinstance(rss, list)
     figures = {
@@ -154,17 +154,32 @@ def main() -> None:
         "statuses": run["statuses"],
         **_slope(rss, warmup),
         "unbounded_mb_per_min": UNBOUNDED_BYTES_PER_ID * args.rate * 60 / 1e6,
+        "machine_busy_cores": round(busy_cores, 2),
         "rss_samples": rss,
     }
     achieved, answers, points = figures["achieved_rate"], figures["statuses"], figures["points"]
-    print(
-        f"tuned at {args.rate:g}/s for {args.duration:g} s (achieved {achieved:.0f}/s, "
-        f"answers {answers}); fit after {warmup:g} s over {points} points:\n"
-        f"  RSS slope {figures['slope_mb_per_min']:+.3f} MB/min "
-        f"(95% CI {figures['ci95_low']:+.3f} .. {figures['ci95_high']:+.3f}), "
-        f"RSS {figures['rss_min_mb']:.1f} .. {figures['rss_max_mb']:.1f} MB;\n"
-        f"  an unbounded idempotency map would add ~{figures['unbounded_mb_per_min']:.0f} MB/min"
-    )
+    table = "\n".join([
+        "| rate | achieved | run | RSS slope after warm-up | 95% CI | RSS range | unbounded map "
+        "would add | machine busy (cores) |",
+        "|---:|---:|---:|---:|---|---|---:|---:|",
+        f"| {args.rate:,.0f}/s | {achieved:,.0f}/s | {args.duration:g} s | "
+        f"{figures['slope_mb_per_min']:+.3f} MB/min | {figures['ci95_low']:+.3f} .. "
+        f"{figures['ci95_high']:+.3f} | {figures['rss_min_mb']:.1f} .. "
+        f"{figures['rss_max_mb']:.1f} MB | ~{figures['unbounded_mb_per_min']:.0f} MB/min | "
+        f"{figures['machine_busy_cores']} |",
+    ])  # fmt: skip
+    with transcript() as printed:
+        print(
+            f"tuned at {args.rate:g}/s for {args.duration:g} s (achieved {achieved:.0f}/s, "
+            f"answers {answers}); fit after {warmup:g} s over {points} points:\n"
+            f"  RSS slope {figures['slope_mb_per_min']:+.3f} MB/min "
+            f"(95% CI {figures['ci95_low']:+.3f} .. {figures['ci95_high']:+.3f}), "
+            f"RSS {figures['rss_min_mb']:.1f} .. {figures['rss_max_mb']:.1f} MB;\n"
+            f"  an unbounded idempotency map would add "
+            f"~{figures['unbounded_mb_per_min']:.0f} MB/min"
+        )
+        print(f"\n{table}")
+    publish("idempotency_memory", printed.getvalue(), table)
     if args.out:
         args.out.write_text(json.dumps(figures, indent=1))
 

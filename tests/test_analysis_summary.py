@@ -103,6 +103,17 @@ def test_a_shortfall_with_free_connections_is_the_generator_saturating(record: R
     assert summary.generator.saturated
 
 
+def test_a_shortfall_from_a_lost_worker_is_the_loss_not_the_generator(record: RunRecord) -> None:
+    assert record.final is not None
+    lost = ["worker 1 (host pid 7) lost 2.0 s into the window: its process exited"]
+    final = msgspec.structs.replace(record.final, started=120, lost_workers=lost)
+    summary = build_summary(
+        msgspec.structs.replace(record, final=final), histogram(), histogram(), SERIES
+    )
+    assert summary.generator.achieved_rate_ratio == round(120 / 180, 4)
+    assert not summary.generator.saturated
+
+
 def test_stats_of_another_shape_make_the_invariants_not_applicable(record: RunRecord) -> None:
     foreign = msgspec.structs.replace(
         record, stats_before={"events": 10}, stats_after={"events": 190}

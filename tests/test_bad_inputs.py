@@ -5,12 +5,14 @@ never a traceback, never a run started, never a result file rewritten."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.capacities import config, write_capacity
 from veltrix_bench.cli import app
 
 GOLDEN_RUNS = Path(__file__).parent / "golden" / "runs"
@@ -47,6 +49,7 @@ CASES = {
     "--worker-timeout zero": Case("run --worker-timeout 0", 2, "--worker-timeout"),
     "--on-worker-loss unknown": Case("run --on-worker-loss maybe", 2, "--on-worker-loss"),
     "--profile unknown": Case("run --profile gpu", 2, "--profile 'gpu'"),
+    "--handler not a regex": Case("run --profile cpu --handler (", 2, "--handler '('"),
     "--rate not a number": Case("run --rate fast", 2, "--rate"),
     "--processes zero": Case("run --processes 0", 2, "--processes"),
     "--users 1e11": Case("run --users 1e11", 2, "--users"),
@@ -93,6 +96,12 @@ CASES = {
     "gate: bound not a fraction": Case(
         "gate --baseline {run} --candidate {tuned} --max-regression p99=lots", 2, "'lots'"
     ),
+    "gate: bound not a number": Case(
+        "gate --baseline {run} --candidate {tuned} --max-regression p99=nan", 2, "'nan'"
+    ),
+    "gate: bound negative": Case(
+        "gate --baseline {run} --candidate {tuned} --max-regression p99=-10%", 2, "'-10%'"
+    ),
     "gate: config against a run": Case(
         "gate --baseline {run} --candidate tuned --max-regression p99=10%", 2, "both"
     ),
@@ -104,12 +113,67 @@ CASES = {
     "compare: summary not JSON": Case("compare {run_bad_summary} {tuned}", 2, "summary.json"),
     "compare: hlog garbage": Case("compare {run_garbage_hlog} {tuned}", 3, "latency.hlog"),
     "compare: threshold": Case("compare {run} {tuned} --threshold lots", 2, "--threshold"),
+    "compare: threshold infinite": Case("compare {run} {tuned} --threshold inf", 2, "'inf'"),
+    "compare: --metric-threshold negative": Case(
+        "compare {run} {tuned} --metric-threshold p99=-5%", 2, "'-5%'"
+    ),
     "compare: --out under a file": Case("compare {run} {tuned} --out {file}/x", 2, "--out"),
+    # vbench capacity (SLOs without spaces: the table splits its arguments on spaces)
+    "capacity: no --slo": Case("capacity tuned", 2, "at least one --slo"),
+    "capacity: malformed --slo": Case("capacity --slo p99<>3", 2, "--slo: check 'p99<>3'"),
+    "capacity: unknown --slo metric": Case("capacity --slo speed<3", 2, "unknown metric 'speed'"),
+    "capacity: --step not a duration": Case("capacity --slo p99<50ms --step 5x", 2, "--step"),
+    "capacity: --warmup not a duration": Case("capacity --slo p99<50ms --warmup x", 2, "--warmup"),
+    "capacity: --resolution": Case("capacity --slo p99<50ms --resolution lots", 2, "--resolution"),
+    "capacity: --resolution 100%": Case(
+        "capacity --slo p99<50ms --resolution 100%", 2, "between 0 and 1"
+    ),
+    "capacity: --start below 1/s": Case("capacity --slo p99<50ms --start 0.5", 2, "start rate"),
+    "capacity: --max-rate below --start": Case(
+        "capacity --slo p99<50ms --start 100 --max-rate 50", 2, "maximum rate"
+    ),
+    "capacity: --max-rate inf": Case("capacity --slo p99<50ms --max-rate inf", 2, "--max-rate inf"),
+    "capacity: --trials 0": Case("capacity --slo p99<50ms --trials 0", 2, "--trials"),
+    "capacity: unknown config": Case("capacity fastest --slo p99<50ms", 2, "no such preset"),
+    "capacity: unknown scenario": Case(
+        "capacity --slo p99<50ms --scenario nope", 2, "unknown scenario 'nope'"
+    ),
+    "capacity: --target and a config": Case(
+        "capacity tuned --slo p99<50ms --target http://127.0.0.1:9", 2, "no CONFIG"
+    ),
+    "capacity: --target remote": Case(
+        "capacity --slo p99<50ms --target http://10.0.0.1:80", 2, "not a loopback address"
+    ),
+    "capacity: --out under a file": Case("capacity --slo p99<50ms --out {file}/x", 2, "--out"),
+    "scenario: warm-up of a closed model": Case("run --scenario {closed_warmup}", 2, "'warmup'"),
+    # vbench gate on a capacity directory
+    "gate capacity: not a capacity check": Case(
+        "gate {capacity} --check p99<50ms", 2, "gated on its capacity"
+    ),
+    "gate capacity: a unit": Case("gate {capacity} --check capacity>3000ms", 2, "bare number"),
+    "gate capacity: no checks": Case("gate {capacity}", 2, "no checks"),
+    "gate capacity: one config to regress": Case(
+        "gate {capacity} --max-regression capacity=10%", 2, "two configs"
+    ),
+    "gate capacity: another metric's regression": Case(
+        "gate {capacity} --max-regression p99=10%", 2, "capacity=10%"
+    ),
+    "gate capacity: --baseline": Case(
+        "gate {capacity} --baseline a --candidate b --max-regression capacity=10%",
+        2,
+        "no --baseline",
+    ),
+    "gate capacity: capacity.json not JSON": Case(
+        "gate {capacity_bad} --check capacity>1", 2, "capacity.json"
+    ),
     # the other commands
     "profile: no run.json": Case("profile {plain_dir}", 2, "no run.json"),
     "profile: run.json not JSON": Case("profile {run_bad_record}", 2, "run.json"),
     "worker: not HOST:PORT": Case("worker --master nowhere", 2, "HOST:PORT"),
+    "worker: port out of range": Case("worker --master 127.0.0.1:99999", 2, "HOST:PORT"),
     "engine serve: unknown config": Case("engine serve --config nope", 2, "no such preset"),
+    "engine serve: port too large": Case("engine serve --port 99999", 2, "--port 99999"),
+    "engine serve: port negative": Case("engine serve --port -1", 2, "--port -1"),
     "engine serve: config a directory": Case(
         "engine serve --config {dir_toml}", 2, "is a directory"
     ),
@@ -137,6 +201,7 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
         "huge_rate": b'name = "huge"\n[load]\nrate = 1e300\nduration = "1s"\n',
         "many_users": b'name = "many"\n[load]\nmodel = "closed"\nusers = 1e11\nduration = "1s"\n',
         "two_bad_keys": b'name = "x"\nduration = "1s"\n[load]\nspeed = 3\n',
+        "closed_warmup": b'name = "c"\n[load]\nmodel = "closed"\nwarmup = "2s"\n',
     }
     for name, content in toml.items():
         paths[name] = tmp_path / f"{name}.toml"
@@ -161,19 +226,28 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
     log.write_bytes(log.read_bytes()[:-120])
     paths["run_no_hlog"] = copy_run("run_no_hlog", tmp_path)
     (paths["run_no_hlog"] / "latency.hlog").unlink()
+    paths["capacity"] = write_capacity(tmp_path / "capacity", config("tuned", 3980.0, 4150.0))
+    paths["capacity_bad"] = tmp_path / "capacity-bad"
+    paths["capacity_bad"].mkdir()
+    (paths["capacity_bad"] / "capacity.json").write_bytes(b'{"schema": 1')
     return paths
 
 
 @pytest.fixture
-def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A bad input must be refused before anything starts: starting an engine or a load
-    generator fails the test here instead of loading the machine."""
+    generator fails the test here instead of loading the machine (also when the error it
+    raises is masked by one raised later, while the run writes what it measured)."""
+    started: list[str] = []
 
     def refuse(*args: object, **kwargs: object) -> None:
+        started.append(repr(args))
         raise AssertionError("a bad input got as far as starting a process")
 
     monkeypatch.setattr("veltrix_bench.run.orchestrator.launch_engine", refuse)
     monkeypatch.setattr("veltrix_bench.run.orchestrator.GeneratorProcess", refuse)
+    yield
+    assert not started, "a bad input got as far as starting a process"
 
 
 def snapshot(root: Path) -> dict[Path, bytes]:
@@ -188,7 +262,7 @@ def test_a_bad_input_is_one_line_and_the_right_exit_code(
     case: Case, inputs: dict[str, Path], nothing_starts: None
 ) -> None:
     args = [part.format(**inputs) for part in case.args.split(" ")]
-    if args[0] in ("run", "compare", "gate") and "--out" not in args:
+    if args[0] in ("run", "compare", "gate", "capacity") and "--out" not in args:
         args += ["--out", str(inputs["out"])]
     before = snapshot(inputs["tmp"])
     result = CliRunner().invoke(app, args)

@@ -63,6 +63,16 @@ def test_a_scenario_naming_a_missing_locustfile_is_a_config_error(tmp_path: Path
         load_scenario(str(path))
 
 
+def test_a_locustfile_that_is_not_python_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "broken.py").write_text("from locust import task\ndef oops(:\n")
+    path = tmp_path / "mine.toml"
+    path.write_text('name = "mine"\nlocustfile = "broken.py"\n')
+    with pytest.raises(ConfigError, match=r"broken.py: line 2 not valid Python"):
+        load_scenario(str(path))
+
+
 def _spec(url: str, tmp_path: Path, **options: object) -> LoadSpec:
     spec = load_scenario("healthz").to_load_spec(
         url, tmp_path, rate=40, users=None, duration_s=2, seed=None, run_tag="byo"

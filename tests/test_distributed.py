@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import random
 import signal
+import socket
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +16,7 @@ import pytest
 from hdrh.log import HistogramLogReader
 
 from tests.conftest import EngineFactory, GeneratorFactory, generator_output
+from veltrix_bench.errors import EXIT_RUN_FAILED
 from veltrix_bench.hdr import new_histogram
 from veltrix_bench.load.arrival import ArrivalSchedule, planned_slots
 from veltrix_bench.load.hlog import LATENCY_LOG
@@ -193,3 +197,53 @@ def test_a_worker_killed_mid_run_is_reported_by_name(
         assert not final.interrupted and final.duration_s >= 5.9
         survivor = next(worker for worker in final.workers if worker.lost is None)
         assert survivor.requests.total > 0.4 * final.scheduled
+
+
+@pytest.mark.slow
+def test_vbench_worker_exits_3_when_its_share_cannot_run(
+    generator_factory: GeneratorFactory, tmp_path: Path
+) -> None:
+    """A worker whose share failed (here: the target does not answer) is a failed run, exit 3;
+    exit 1 means a check failed (DESIGN: exit codes of every command)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    nobody = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    spec = spec_for(nobody, tmp_path, rate=10, duration_s=3, expect_workers=1)
+    generator = generator_factory(replace(spec, master_port=port))
+    worker = subprocess.run(
+        [sys.executable, "-m", "veltrix_bench", "worker", "--master", f"127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    code, lines = generator_output(generator)
+    assert any(isinstance(line, Error) and "127.0.0.1:9" in line.message for line in lines)
+    assert worker.returncode == EXIT_RUN_FAILED, worker.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_a_worker_of_another_protocol_version_is_refused_by_name(
+    engine_factory: EngineFactory, generator_factory: GeneratorFactory, tmp_path: Path
+) -> None:
+    """A worker of another vbench (here: the real worker with its protocol number changed)
+    stops the run at once with both versions named, not after the worker timeout."""
+    engine = engine_factory("tuned", world=WORLD)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spec = spec_for(engine.url, tmp_path, rate=10, duration_s=3, expect_workers=1)
+    generator = generator_factory(replace(spec, master_port=port, worker_timeout_s=60.0))
+    started = time.monotonic()
+    other = (
+        "import sys, veltrix_bench.load.messages as m; m.PROTOCOL = 99; "
+        "from veltrix_bench.load import worker; "
+        f"sys.exit(worker.main(['--master=127.0.0.1:{port}']))"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", other], stderr=subprocess.DEVNULL)
+    try:
+        code, lines = generator_output(generator)
+    finally:
+        worker.kill()
+        worker.wait()
+    errors = [line.message for line in lines if isinstance(line, Error)]
+    assert code != 0 and any("another vbench protocol (99, the master 1)" in e for e in errors)
+    assert time.monotonic() - started < 30

@@ -27,6 +27,7 @@ from tests import netns
 from tests.netns import MASTER_ADDRESS, HostPair
 from veltrix_bench.engine.config import load_config
 from veltrix_bench.engine.process import EngineProcess, start_engine
+from veltrix_bench.errors import EXIT_INTERRUPTED
 from veltrix_bench.hdr import new_histogram
 from veltrix_bench.load.scenario import load_scenario
 from veltrix_bench.rundir import RunDir
@@ -263,7 +264,7 @@ def test_a_worker_that_never_comes_times_out_naming_the_address_to_reach(
         # still trying to connect: it says where to, and a SIGTERM ends it at once
         assert worker.poll() is None
         worker.terminate()
-        assert worker.wait(5) == 1
+        assert worker.wait(5) == EXIT_INTERRUPTED
         log = (tmp_path / "worker.log").read_text()
         assert f"connecting to the master at {MASTER_ADDRESS}:{MASTER_PORT}" in log
         assert f"no answer from the master at {MASTER_ADDRESS}:{MASTER_PORT}" in log

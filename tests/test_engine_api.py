@@ -29,7 +29,8 @@ def test_every_read_route_answers(engine_factory: EngineFactory) -> None:
     assert [c["clue"] for c in hunt["clues"]] == [1, 2, 3, 4, 5]
     assert hunt["treasures"] == [1, 2, 3] and len(hunt["places"]) == 10
     assert http("GET", f"{engine.url}/v1/hunts/99")[0] == 404
-    assert http("GET", f"{engine.url}/v1/hunts/x")[0] == 400
+    for spelling in ("x", "%201", "1_0", "%D9%A1", "+1", "99999999999999999999999"):
+        assert http("GET", f"{engine.url}/v1/hunts/{spelling}")[0] == 400, spelling
     post_events(engine, join("j1", player=5))
     status, _, board = http("GET", f"{engine.url}/v1/hunts/1/leaderboard")
     assert status == 200 and board["leaders"] == [{"player": 5, "score": 0, "next_clue": 1}]

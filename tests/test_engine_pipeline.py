@@ -17,7 +17,7 @@ from veltrix_bench.engine.config import EngineConfig, load_config
 from veltrix_bench.engine.events import Event, decode_events
 from veltrix_bench.engine.game import Changes, Game, Result
 from veltrix_bench.engine.metrics import EngineMetrics
-from veltrix_bench.engine.pipeline import RESULT_SHUTTING_DOWN, Pipeline, QueueFull
+from veltrix_bench.engine.pipeline import RESULT_SHUTTING_DOWN, Pipeline, QueueFull, ShuttingDown
 from veltrix_bench.engine.storage import Store
 from veltrix_bench.engine.world import World
 
@@ -244,3 +244,55 @@ def test_a_full_bounded_queue_refuses_a_request_that_fits_once_it_drains(tmp_pat
 
     queued, later = asyncio.run(play())
     assert queued == [("applied", None)] * 4 and later == [("applied", None)]
+
+
+class BuggyGame(Game):
+    """The real game with one bug planted: applying player 13's events raises."""
+
+    def apply(self, events: list[Event], changes: Changes) -> list[Result]:
+        if any(event.player == 13 for event in events):
+            raise KeyError("a planted bug")
+        return super().apply(events, changes)
+
+
+@pytest.mark.parametrize("mode", ["async", "inline"])
+def test_a_bug_while_applying_answers_every_waiting_request_and_stops_the_engine(
+    tmp_path: Path, mode: str
+) -> None:
+    config = load_config("tuned").with_overrides(processing={"mode": mode, "batch_max_wait_ms": 20})
+    store = Store(config.storage, tmp_path / "v.db")
+    pipeline = Pipeline(config, BuggyGame(World.generate(config.world)), store, EngineMetrics(int))
+    stops: list[bool] = []
+    pipeline.on_failure = lambda: stops.append(True)
+
+    async def play() -> list[list[Result] | BaseException]:
+        pipeline.start()
+        requests = [
+            pipeline.submit(_joins(2)),  # players 1 and 2: before the bug, or in its batch
+            pipeline.submit(
+                decode_events(b'{"id": "b", "type": "join", "hunt": 1, "player": 13}', config.world)
+            ),
+            pipeline.submit(_joins(4)[2:]),  # after it: in its batch, queued, or refused
+        ]
+        answered = await asyncio.wait_for(
+            asyncio.gather(*requests, return_exceptions=True), timeout=10
+        )
+        with pytest.raises(ShuttingDown):
+            await pipeline.submit(_joins(5)[4:])  # nothing is taken after the failure
+        await pipeline.drain(1.0)
+        return [a if isinstance(a, BaseException) else a[0] for a in answered]
+
+    answered = asyncio.run(play())
+    pipeline.close()
+    assert stops == [True] and isinstance(pipeline.failure, KeyError)
+    assert answered[1] == [("not_applied", "engine failed: see its log")]
+    database = sqlite3.connect(tmp_path / "v.db")
+    in_database = {row[0] for row in database.execute("SELECT id FROM events")}
+    for results, ids in zip(answered, (["j1", "j2"], ["b"], ["j3", "j4"]), strict=True):
+        if isinstance(results, ShuttingDown):  # refused whole: none of it applied
+            assert not in_database & set(ids)
+            continue
+        assert not isinstance(results, BaseException)
+        for (status, _), event_id in zip(results, ids, strict=True):
+            # every event has an answer; an applied one is in the database, a refused one not
+            assert (status != "not_applied") == (event_id in in_database)

@@ -164,3 +164,15 @@ def test_vbench_run_refuses_before_starting_anything(tmp_path: Path, arguments: 
     assert "Traceback" not in output
     assert len(output.splitlines()) == 1, output
     assert not list(tmp_path.iterdir()), "a run directory was made: something started"
+
+
+@pytest.mark.parametrize("spread", [{"processes": 2}, {"expect_workers": 2}])
+def test_vbench_run_counts_users_per_generator_process_over_its_processes(
+    spread: dict[str, int],
+) -> None:
+    from veltrix_bench.run.orchestrator import RunOptions, prepare
+
+    many = min(limit, MAX_USERS_PER_PROCESS) * 2  # too many for one process, not for two
+    prepare(RunOptions(scenario="smoke", users=many, duration_s=2.0, **spread))
+    with pytest.raises(ConfigError, match="spread over 2 processes"):
+        prepare(RunOptions(scenario="smoke", users=many + 2, duration_s=2.0, **spread))

@@ -17,7 +17,8 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 class ScriptedServer:
     """Answers the n-th request on each connection with that connection's n-th script entry:
-    a list of byte chunks (sent apart, with a pause) or "close" (close without answering)."""
+    a list of byte chunks (sent apart, with a pause), "close" (close without answering) or
+    "drop" (close before a request came: an idle connection timed out)."""
 
     def __init__(self, connections: list[list[list[bytes] | str]]) -> None:
         self.connections = connections
@@ -32,6 +33,8 @@ class ScriptedServer:
             conn, _ = self.listener.accept()
             with conn:
                 for answer in script:
+                    if answer == "drop":
+                        break
                     request = self._read_request(conn)
                     if request is None:
                         break
@@ -75,14 +78,21 @@ def scripted() -> Iterator[type[ScriptedServer]]:
         server.close()
 
 
-def exchanges(port: int, count: int, request: bytes = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n") -> list:
-    """(status, body) of `count` requests on one Connection, or the error's type name."""
+def exchanges(
+    port: int,
+    count: int,
+    request: bytes = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+    warmed_up: bool = False,
+) -> list:
+    """(status, body) of `count` requests on one Connection, or the error's type name;
+    `warmed_up`: the connection is opened first and left idle a moment, as a user's is."""
     code = (
         "from gevent import monkey; monkey.patch_all()\n"
-        "import json\n"
+        "import json, time\n"
         "from veltrix_bench.load.connection import Connection\n"
         f"connection = Connection('127.0.0.1', {port})\n"
-        "answers = []\n"
+        + ("connection.connect()\ntime.sleep(0.2)\n" if warmed_up else "")
+        + "answers = []\n"
         f"for _ in range({count}):\n"
         "    try:\n"
         f"        status, body = connection.exchange({request!r})\n"
@@ -103,6 +113,11 @@ CASES = {
         [[[b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n",
            b"6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n"]]],
         [[200, "hello world"]],
+    ),
+    "chunked framing wins over a Content-Length beside it, then the connection is closed": (
+        [[[b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"5\r\nhello\r\n0\r\n\r\n"]], [[OK]]],
+        [[200, "hello"], [200, "ok"]],
     ),
     "keep-alive: two answers on one connection": (
         [[[OK], [b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n"]]],
@@ -125,6 +140,13 @@ CASES = {
         [["close"]],
         ["ConnectionResetError"],
     ),
+    "interim 1xx answers are skipped: the final answer is the request's": (
+        [[[b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+           OK],
+          [b"HTTP/1.1 103 Early Hints\r\n\r\n"
+           b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nno"]]],
+        [[200, "ok"], [201, "no"]],
+    ),
     "204 has no body": (
         [[[b"HTTP/1.1 204 No Content\r\n\r\n"], [OK]]],
         [[204, ""], [200, "ok"]],
@@ -134,6 +156,30 @@ CASES = {
         ["ProtocolError"],
     ),
 }  # fmt: skip
+
+
+WARMED_UP_CASES = {
+    "a warmed-up connection the server closed before its first request is retried once": (
+        [["drop"], [[OK]]],
+        [[200, "ok"]],
+    ),
+    "a warmed-up connection is retried only once": (
+        [["drop"], ["close"]],
+        ["ConnectionResetError"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(WARMED_UP_CASES))
+def test_a_connection_opened_before_the_window_counts_as_kept_alive(
+    scripted: type[ScriptedServer], case: str
+) -> None:
+    # users open their connections before the window; the LIFO pacer may leave one idle
+    # for longer than the target's idle timeout (the engine's header_timeout_s) before
+    # its first request: a close the server made then is not an answer to that request
+    connections, expected = WARMED_UP_CASES[case]
+    server = scripted(connections)
+    assert exchanges(server.port, len(expected), warmed_up=True) == expected
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -161,3 +207,49 @@ def test_a_refused_connection_is_an_oserror() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     assert exchanges(port, 1) == ["ConnectionRefusedError"]
+
+
+BIG_BODY_BYTES = 40_000_000
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked", "until-close"])
+def test_a_huge_body_costs_cpu_in_proportion_to_its_size(framing: str) -> None:
+    # a foreign target may answer with a large body: growing bytes by += copies everything
+    # read so far on every read (40 MB took 5.4 s of CPU), which saturates the generator
+    listener = socket.create_server(("127.0.0.1", 0))
+    chunk = b"x" * 1_000_000
+    parts = BIG_BODY_BYTES // len(chunk)
+    if framing == "content-length":
+        answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % BIG_BODY_BYTES + chunk * parts
+    elif framing == "chunked":
+        small = b"%x\r\n%s\r\n" % (1000, b"x" * 1000)  # many small chunks in each read
+        answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        answer += small * (BIG_BODY_BYTES // 1000) + b"0\r\n\r\n"
+    else:
+        answer = b"HTTP/1.0 200 OK\r\n\r\n" + chunk * parts
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            ScriptedServer._read_request(conn)
+            conn.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    port = listener.getsockname()[1]
+    code = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "import json, time\n"
+        "from veltrix_bench.load.connection import Connection\n"
+        f"connection = Connection('127.0.0.1', {port})\n"
+        "connection.connect()\n"
+        "cpu = time.process_time()\n"
+        "status, body = connection.exchange(b'GET / HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n')\n"
+        "cpu = time.process_time() - cpu\n"
+        "print(json.dumps([status, len(body), body.count(b'x'), cpu]))\n"
+    )
+    try:
+        status, length, xs, cpu_s = json.loads(python_output(code))
+    finally:
+        listener.close()
+    assert (status, length, xs) == (200, BIG_BODY_BYTES, BIG_BODY_BYTES)
+    assert cpu_s < 2.0  # linear: ~0.1 s here; quadratic: several seconds

@@ -62,3 +62,31 @@ def test_when_every_user_is_busy_a_due_time_goes_to_the_next_free_one_at_once() 
     assert 0 < len(handed) < 600 * 0.3
     taken_late = [taken > 0 for _, number, _, taken, _ in handed if number > 10]
     assert taken_late and all(taken_late)  # taken after they were due: the in-flight cap's kind
+
+
+LOOP_BUSY_PAST_A_DUE_TIME = """
+from gevent import monkey; monkey.patch_all()
+import json, time, gevent
+from veltrix_bench.load.arrival import ArrivalSchedule, late_cause
+from veltrix_bench.load.pacing import Pacer
+
+start = time.perf_counter() + 0.05
+pacer = Pacer(ArrivalSchedule([(1.0, 100)], start))
+parked = gevent.spawn(pacer.next_slot)
+gevent.sleep(0)  # it parks: its time is not due yet
+# the generator's loop is busy (answers, encoding) from before the due time until well after
+# it, so the timer that would hand the time to the parked user cannot fire; then a user that
+# just finished a request asks and finds the time already due
+while time.perf_counter() < start + 0.05:
+    pass
+slot, woke_at = pacer.next_slot()
+started_at = time.perf_counter()
+cause = late_cause(slot, woke_at, started_at, 0.01, loop_lag_s=0.0, in_flight_share=1.0)
+parked.kill()
+print(json.dumps(cause))
+"""
+
+
+def test_a_due_time_taken_while_a_user_was_parked_for_it_is_the_generators_lateness() -> None:
+    # a user was waiting for it: only the event loop's lag made it late, not the in-flight cap
+    assert json.loads(python_output(LOOP_BUSY_PAST_A_DUE_TIME)) == "generator"

@@ -48,7 +48,7 @@ def test_a_gate_trial_skips_report_html_and_vbench_report_writes_it_later(
 ) -> None:
     run_dir = RunDir(Path(shutil.copytree(GOLDEN_RUN, tmp_path / "run")))
     (run_dir.path / "report.html").unlink(missing_ok=True)
-    without = write_reports(run_dir, lenient=True, html_page=False)
+    without = write_reports(run_dir, lenient=True, html=False)
     assert not (run_dir.path / "report.html").exists()
     assert (run_dir.path / "report.md").exists()
     summary_text = run_dir.summary.read_text()

@@ -13,6 +13,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from veltrix_bench import __version__
+from veltrix_bench.cli_capacity import capacity_app
 from veltrix_bench.cli_check_target import check_target_app
 from veltrix_bench.cli_options import engine_options
 from veltrix_bench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, VbenchError
@@ -56,6 +57,7 @@ app = typer.Typer(
 engine_app = typer.Typer(help="The embedded reference engine.", no_args_is_help=True)
 app.add_typer(engine_app, name="engine")
 app.add_typer(check_target_app)  # no name: its command is a command of vbench itself
+app.add_typer(capacity_app)  # likewise
 if TYPE_CHECKING:
     from veltrix_bench.commands.engines import EngineOptions, GateEngines
 
@@ -228,7 +230,7 @@ def compare_command(
 @engine_options("gate")
 def gate_command(
     engines: GateEngines,
-    run_dir: Annotated[Path | None, typer.Argument(help="A finished run directory.")] = None,
+    run_dir: Annotated[Path | None, typer.Argument(help="A run or capacity directory.")] = None,
     check: Annotated[list[str] | None, Opt(help="e.g. 'p99 < 50ms' (repeatable).")] = None,
     baseline: Annotated[str | None, Opt(help="A config, run directory or compare dir.")] = None,
     candidate: Annotated[str | None, Opt(help="A config, run directory or compare dir.")] = None,

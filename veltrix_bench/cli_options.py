@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import typer
 
 Command = TypeVar("Command", bound=Callable[..., None])
-Kind = Literal["run", "compare", "gate"]
+Kind = Literal["run", "compare", "gate", "capacity"]
 Opt = typer.Option
 _CMD = "'CMD ... {port} ... {db} ... {config}'"
 
@@ -69,6 +69,7 @@ _KINDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "run": (_ONE_COMMAND, ("engine", "profile")),
     "compare": (_COMMANDS, ("engine", "profile", "revisions")),
     "gate": (_ONE_COMMAND, ("engine", "revisions", "gate")),
+    "capacity": (_COMMANDS, ("engine", "revisions")),
 }
 
 

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from veltrix_bench.models.capacity import CapacityResult
 from veltrix_bench.models.comparison import Comparison
 from veltrix_bench.models.documents import read_document
 from veltrix_bench.models.run_record import RunRecord
@@ -20,6 +21,7 @@ RUN_RECORD = "run.json"
 SUMMARY = "summary.json"
 COMPARISON = "comparison.json"
 GATE = "gate.json"
+CAPACITY = "capacity.json"
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,7 @@ def read_summary(run_dir: Path) -> Summary:
 
 def read_comparison(compare_dir: Path) -> Comparison:
     return read_document(compare_dir / COMPARISON, Comparison, "a compare directory")
+
+
+def read_capacity(capacity_dir: Path) -> CapacityResult:
+    return read_document(capacity_dir / CAPACITY, CapacityResult, "a capacity directory")

@@ -22,7 +22,7 @@ _CHECK = re.compile(
     r"^\s*(?P<metric>[A-Za-z_][\w.]*)\s*(?P<op><=|>=|==|!=|<|>)\s*"
     r"(?P<number>[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*(?P<unit>us|µs|ms|s|%)?\s*$"
 )
-_OPS: dict[str, Callable[[float, float], bool]] = {
+OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
     "==": operator.eq, "!=": operator.ne,
 }  # fmt: skip
@@ -44,7 +44,7 @@ class Check:
         value = self.metric.value(summary)
         if value is None:
             return CheckResult(self, None, False, f"{self.metric.name} is not in this summary")
-        passed = _OPS[self.op](value, self.bound)
+        passed = OPS[self.op](value, self.bound)
         unit = f" {self.metric.unit}" if self.metric.unit else ""
         detail = f"{self.metric.name} = {value:,.6g}{unit}; bound {self.op} {self.bound:,.6g}{unit}"
         return CheckResult(self, value, passed, detail)
@@ -58,15 +58,20 @@ class CheckResult:
     detail: str
 
 
-def parse_check(text: str) -> Check:
+def split_check(text: str) -> tuple[str, str, float, str | None]:
+    """(metric name, operator, number, unit or None) of a check in the grammar above."""
     match = _CHECK.match(text)
     if match is None:
         raise CheckError(
             f"check '{text}': expected METRIC OP NUMBER[UNIT], e.g. 'p99 < 50ms' or "
             "'error_rate < 1%'"
         )
-    metric = resolve_metric(match["metric"], text)
-    number, unit = float(match["number"]), match["unit"]
+    return match["metric"], match["op"], float(match["number"]), match["unit"]
+
+
+def parse_check(text: str) -> Check:
+    name, op, number, unit = split_check(text)
+    metric = resolve_metric(name, text)
     if unit in _TIME_FACTOR_TO_MS:
         if metric.unit != "ms":
             raise CheckError(f"check '{text}': {metric.name} is not a time; drop '{unit}'")
@@ -75,7 +80,7 @@ def parse_check(text: str) -> Check:
         if metric.unit not in ("",):
             raise CheckError(f"check '{text}': {metric.name} is in {metric.unit}, not a fraction")
         number /= 100
-    return Check(text.strip(), metric, match["op"], number)
+    return Check(text.strip(), metric, op, number)
 
 
 def resolve_metric(name: str, text: str) -> Metric:

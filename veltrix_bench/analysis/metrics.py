@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -110,14 +111,19 @@ def paired_values(
 
 
 def parse_fraction(text: str) -> float:
-    """'5%' or '0.05' -> 0.05; ValueError with what is allowed."""
+    """'5%' or '0.05' -> 0.05; ValueError with what is allowed.
+
+    Finite and not negative: a NaN or infinite allowed change makes a check that never
+    fails (every comparison with it is false), a negative one calls an improvement worse.
+    """
     cleaned = text.strip()
     try:
-        if cleaned.endswith("%"):
-            return float(cleaned[:-1]) / 100
-        return float(cleaned)
+        fraction = float(cleaned[:-1]) / 100 if cleaned.endswith("%") else float(cleaned)
     except ValueError:
-        raise ValueError(f"'{text}' is not a fraction like 5% or 0.05") from None
+        fraction = math.nan
+    if not math.isfinite(fraction) or fraction < 0:
+        raise ValueError(f"'{text}' is not a fraction like 5% or 0.05 (finite, at least 0)")
+    return fraction
 
 
 def parse_metric_bounds(items: list[str], option: str) -> dict[str, float]:

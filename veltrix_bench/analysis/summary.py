@@ -4,6 +4,7 @@ directory's files is the caller's."""
 
 from __future__ import annotations
 
+import msgspec
 import pandas as pd
 from hdrh.histogram import HdrHistogram
 
@@ -45,6 +46,7 @@ def build_summary(
     )
     invariants = [] if not_applicable else check_all(record.stats_before, record.stats_after, final)
     generator = _generator_block(final, record.load)
+    cpu_s, cpu_per_event = _engine_cpu(record)
 
     warnings = list(record.warnings)
     if generator.saturated:
@@ -81,6 +83,8 @@ def build_summary(
             peak_rss_mb=_max_or_none(series, "engine_rss_mb"),
             events_acked=events.acknowledged if events is not None else None,
             events_persisted=events.persisted if events is not None else None,
+            cpu_s=cpu_s,
+            cpu_us_per_event=cpu_per_event,
         ),
         memory=record.memory,
         cpu=record.cpu,
@@ -105,7 +109,18 @@ def _load_block(planned: PlannedLoad, final: GeneratorReport | None) -> LoadBloc
         processes=planned.processes,
         workers=final.workers if final is not None else None,
         duration_s=round(duration, 3) if duration else planned.duration_s,
+        warmup_s=planned.warmup_s,
     )
+
+
+def _engine_cpu(record: RunRecord) -> tuple[float | None, float | None]:
+    """The engine's CPU seconds over the window, and µs of it per event it acknowledged then."""
+    window = record.engine_window
+    if window is msgspec.UNSET or window.cpu_s is None:
+        return None, None
+    events = window.events_acked
+    per_event = round(window.cpu_s * 1e6 / events, 1) if events else None
+    return round(window.cpu_s, 3), per_event
 
 
 def _request_figures(final: GeneratorReport | None) -> RequestFigures:
@@ -135,12 +150,15 @@ def _generator_block(final: GeneratorReport | None, planned: PlannedLoad) -> Gen
     generator_late = late.generator / scheduled
     cap_late = late.in_flight_cap / scheduled
     # A shortfall caused by the in-flight cap is the target backing up (a finding about the
-    # target); one with free connections is the generator failing to keep up.
+    # target); one with free connections is the generator failing to keep up. A worker lost
+    # mid-run (--on-worker-loss continue) takes its share of the rate with it: that shortfall
+    # is the loss, said on its own, not the survivors failing to keep up.
+    shortfall = ratio < SATURATION_ACHIEVED_RATIO and not final.lost_workers
     return GeneratorBlock(
         achieved_rate_ratio=round(ratio, 4),
         late_starts=late,
         saturated=generator_late > SATURATION_LATE_SHARE
-        or (ratio < SATURATION_ACHIEVED_RATIO and cap_late <= SATURATION_LATE_SHARE),
+        or (shortfall and cap_late <= SATURATION_LATE_SHARE),
         target_backing_up=cap_late > SATURATION_LATE_SHARE,
         cpu_share=final.generator_cpu_share,
     )

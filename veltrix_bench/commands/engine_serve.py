@@ -9,5 +9,5 @@ from veltrix_bench.engine.server import run_engine
 
 
 def serve(config: str, host: str, port: int, db: Path | None) -> int:
-    """The engine's exit code once it stops; a ConfigError before it starts for a bad config."""
+    """The engine's exit code once it stops; a UsageError or ConfigError before it starts."""
     return run_engine(load_config(config), host, port, db)

@@ -62,9 +62,10 @@ def run_engine(options: EngineOptions) -> EngineCommand | None:
 
 
 def compare_engines(
-    configs: list[str], options: EngineOptions, console: Console
+    configs: list[str], options: EngineOptions, console: Console, fewest: int = 2
 ) -> list[EngineSpec]:
-    """The sides of `vbench compare CONFIG... [--engine-cmd CMD]... [--baseline-ref REF]`."""
+    """The sides of `vbench compare CONFIG... [--engine-cmd CMD]... [--baseline-ref REF]`
+    (`vbench capacity` spells its sides the same way, and one side is enough: `fewest` 1)."""
     configs = configs or ["default"]
     commands = [EngineCommand.parse(text) for text in options.commands]
     if options.by_revision:
@@ -80,7 +81,7 @@ def compare_engines(
             raise UsageError(
                 f"{len(given)} {what} for {count} sides: give one for every side, or one per side"
             )
-    if count < 2:
+    if count < fewest:
         raise UsageError("compare needs at least two sides: configs, engine commands or revisions")
     return [
         _side(configs[i % len(configs)], commands[i % len(commands)] if commands else None)

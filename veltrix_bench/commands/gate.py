@@ -9,6 +9,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+from veltrix_bench.analysis.capacity_gate import (
+    parse_capacity_bound,
+    parse_capacity_check,
+    regression_check,
+)
+from veltrix_bench.analysis.capacity_gate import threshold_checks as capacity_thresholds
 from veltrix_bench.analysis.checks import Check
 from veltrix_bench.analysis.gate import regression_checks, threshold_checks
 from veltrix_bench.commands.engines import GateEngines, gate_engines
@@ -19,7 +25,7 @@ from veltrix_bench.models.summary import Summary, Trial
 from veltrix_bench.report import publish_gate
 from veltrix_bench.run.orchestrator import RunOptions, prepare
 from veltrix_bench.run.trials import finished_trials, run_interleaved
-from veltrix_bench.rundir import GATE, new_compare_dir, read_summary
+from veltrix_bench.rundir import CAPACITY, GATE, new_compare_dir, read_capacity, read_summary
 from veltrix_bench.writable import writable_dir, writable_file
 
 
@@ -49,6 +55,8 @@ class GateOutcome:
 def gate(options: GateOptions, console: Console) -> GateOutcome:
     """Exit 1 when a check fails, 3 when the run gated (or a side's every trial) failed."""
     run_dir, baseline, candidate = options.run_dir, options.baseline, options.candidate
+    if run_dir is not None and (run_dir / CAPACITY).exists():
+        return _gate_capacity(options, run_dir)
     by_engine = options.engines.given  # engine commands or revisions, each side started per trial
     regression = baseline is not None or by_engine
     if run_dir is None and not regression:
@@ -95,7 +103,7 @@ def gate(options: GateOptions, console: Console) -> GateOutcome:
             _warn_of_few_rounds(options.trials, console)
             trial = RunOptions(
                 scenario=options.scenario, rate=options.rate, duration_s=duration_s,
-                engine_timeout_s=engine_timeout_s, html_page=False,
+                engine_timeout_s=engine_timeout_s, report_html=False,
             )  # fmt: skip
             configs = [baseline or options.engines.config, candidate or options.engines.config]
             for config in configs:
@@ -121,6 +129,37 @@ def gate(options: GateOptions, console: Console) -> GateOutcome:
     if exit_code == EXIT_OK and not result.passed:
         exit_code = EXIT_CHECK_FAILED
     return GateOutcome(result, gate_dir / GATE, exit_code)
+
+
+def _gate_capacity(options: GateOptions, capacity_dir: Path) -> GateOutcome:
+    """`capacity >= N` on every config of a capacity directory, and the second config's
+    capacity regression against the first's; exit 3 when the search stopped early."""
+    if options.baseline is not None or options.candidate is not None or options.engines.given:
+        raise UsageError(
+            "a capacity directory gates its own configs (the first is the baseline, the second "
+            "the candidate): no --baseline, --candidate or engines"
+        )
+    try:
+        checks = [parse_capacity_check(text) for text in options.checks]
+        bounds = [parse_capacity_bound(item) for item in options.max_regression]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if not checks and not bounds:
+        raise UsageError("no checks: pass --check 'capacity >= N' or --max-regression capacity=10%")
+    result = read_capacity(capacity_dir)
+    if bounds and len(result.configs) < 2:
+        raise UsageError(f"{capacity_dir}: a capacity regression needs two configs searched")
+    writable_dir(capacity_dir, "CAPACITY_DIR")  # gate.json goes beside capacity.json
+    if options.junit is not None:
+        writable_file(options.junit, "--junit")
+    checked: list[GateCheck] = [c for check in checks for c in capacity_thresholds(check, result)]
+    checked += [regression_check(result, bound) for bound in bounds]
+    verdict = GateResult.of(checked, str(capacity_dir))
+    publish_gate(verdict, capacity_dir, options.junit)
+    exit_code = EXIT_OK if verdict.passed else EXIT_CHECK_FAILED
+    return GateOutcome(
+        verdict, capacity_dir / GATE, exit_code if result.complete else EXIT_RUN_FAILED
+    )
 
 
 def _summaries_of(path_or_config: str | None, side: str) -> list[Trial] | None:

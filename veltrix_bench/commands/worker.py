@@ -7,14 +7,15 @@ import sys
 from typing import NoReturn
 
 from veltrix_bench.errors import UsageError
+from veltrix_bench.run.target import MAX_PORT
 
 
 def worker(master: str) -> NoReturn:
     """Become the worker (`python -m veltrix_bench.load.worker`); it runs until its master
     says quit, and its exit code is this command's."""
     host, _, port = master.rpartition(":")
-    if not host or not port.isdigit():
-        raise UsageError(f"--master '{master}': expected HOST:PORT")
+    if not host or not port.isdigit() or not 1 <= int(port) <= MAX_PORT:
+        raise UsageError(f"--master '{master}': expected HOST:PORT, PORT from 1 to {MAX_PORT}")
     command = [sys.executable, "-m", "veltrix_bench.load.worker", f"--master={master}"]
     # exec, not a child: gevent and Locust still never load in the CLI's code, signals reach
     # the worker itself (a killed child-runner left its worker running), and the pid the

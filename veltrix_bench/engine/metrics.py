@@ -28,7 +28,7 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 STATUSES = ("applied", "won", "already_claimed", "rejected")
-REJECTION_CAUSES = ("queue_full", "shutting_down", "commit_failed")
+REJECTION_CAUSES = ("queue_full", "shutting_down", "commit_failed", "engine_failed")
 BAD_REQUEST_CODES = ("400", "408", "413", "415")
 
 

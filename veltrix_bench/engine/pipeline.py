@@ -22,8 +22,10 @@ log = logging.getLogger("veltrix.pipeline")
 NOT_APPLIED = "not_applied"
 COMMIT_FAILED = "commit failed"
 SHUTTING_DOWN = "engine is shutting down"
+ENGINE_FAILED = "engine failed: see its log"
 RESULT_COMMIT_FAILED: Result = (NOT_APPLIED, COMMIT_FAILED)
 RESULT_SHUTTING_DOWN: Result = (NOT_APPLIED, SHUTTING_DOWN)
+RESULT_ENGINE_FAILED: Result = (NOT_APPLIED, ENGINE_FAILED)
 
 # An accepted event, the future its result is set on, and the `fresh` list of the request
 # that brought it with its index there: cleared when the request must not count the event as
@@ -78,6 +80,10 @@ class Pipeline:
         if config.storage.writer == "thread":
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veltrix-writer")
         self._consumer: asyncio.Task[None] | None = None
+        # A bug while applying a batch (not a failed commit): the engine stops rather than
+        # leave requests waiting forever or memory ahead of the database.
+        self.failure: BaseException | None = None
+        self.on_failure: Callable[[], None] = lambda: None
 
     @property
     def depth(self) -> int:
@@ -152,7 +158,7 @@ class Pipeline:
                 if self._refusing:  # past the drain's deadline: not applied
                     self._refused += self._answer(items, RESULT_SHUTTING_DOWN, "shutting_down")
                     return
-                await self._process(items)
+                await self._process_or_fail(items)
             return
         self.waiting.extend(items)
         if not self._wakeup.is_set():
@@ -179,13 +185,36 @@ class Pipeline:
                 async with self._space:
                     self._space.notify_all()
             try:
-                await self._process(batch)
+                if not await self._process_or_fail(batch):
+                    return
             finally:
                 self._busy = False
             if self._writer is None:
                 # The commit ran on the loop without giving way: let the answers out and new
                 # requests in before the next batch of a backlog.
                 await asyncio.sleep(0)
+
+    async def _process_or_fail(self, batch: list[Item]) -> bool:
+        """Process `batch`; on anything but a commit's own failure (a bug), answer the batch
+        and everything queued not applied, stop taking events and ask the engine to stop.
+        Memory may then be ahead of the database, so the engine must not go on: restarted, it
+        rebuilds its state from what was committed. Returns False once failed."""
+        if self.failure is not None:
+            self._answer(batch, RESULT_ENGINE_FAILED, "engine_failed")
+            return False
+        try:
+            await self._process(batch)
+        except Exception as exc:
+            log.critical("applying a batch of %d events failed; stopping", len(batch), exc_info=exc)
+            self.failure = exc
+            self.accepting = False
+            self._answer(batch, RESULT_ENGINE_FAILED, "engine_failed")
+            items = list(self.waiting)
+            self.waiting.clear()
+            self._answer(items, RESULT_ENGINE_FAILED, "engine_failed")
+            self.on_failure()
+            return False
+        return True
 
     async def _process(self, batch: list[Item]) -> None:
         """Apply and commit `batch`. Each event ends committed with its result, answered from

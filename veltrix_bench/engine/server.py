@@ -23,8 +23,8 @@ from veltrix_bench.engine.events import DECODERS, Event, EventError
 from veltrix_bench.engine.game import Game, Result
 from veltrix_bench.engine.metrics import EngineMetrics
 from veltrix_bench.engine.pipeline import (
-    COMMIT_FAILED,
     NOT_APPLIED,
+    SHUTTING_DOWN,
     Pipeline,
     QueueFull,
     ShuttingDown,
@@ -32,6 +32,7 @@ from veltrix_bench.engine.pipeline import (
 )
 from veltrix_bench.engine.storage import Store
 from veltrix_bench.engine.world import World
+from veltrix_bench.errors import UsageError
 from veltrix_bench.quietgc import QuietCollector
 
 log = logging.getLogger("veltrix.server")
@@ -111,8 +112,9 @@ def _not_applied(results: list[Result]) -> tuple[int, str] | None:
         missed = [r for r in results if r[0] == NOT_APPLIED]
         if not missed:
             return None
-    reason = COMMIT_FAILED if any(r[1] == COMMIT_FAILED for r in missed) else missed[0][1]
-    status = 500 if reason == COMMIT_FAILED else 503
+    # a failure of the engine's own outranks a shutdown: the client should know it was a 5xx
+    reason = next((r[1] for r in missed if r[1] != SHUTTING_DOWN), SHUTTING_DOWN)
+    status = 503 if reason == SHUTTING_DOWN else 500
     return status, f"{reason}: {len(missed)} of {len(results)} events not applied"
 
 
@@ -213,6 +215,10 @@ class Engine:
         except web.HTTPRequestEntityTooLarge:
             limit = self.config.http.max_body_bytes
             raise BadRequest(413, "body", f"over the limit of {limit} bytes") from None
+        except ConnectionError:  # the client went away mid-body: nobody to answer, no traceback
+            raise BadRequest(
+                400, "body", "the connection closed before the body was complete"
+            ) from None
         except TimeoutError:
             timeout = self.config.http.body_timeout_s
             raise BadRequest(
@@ -250,13 +256,14 @@ class Engine:
         return web.Response(text=body_out, content_type=_JSON)
 
     def _path_id(self, request: web.Request, name: str, upper: int) -> int:
-        try:
-            value = int(request.match_info[name])
-        except ValueError:
+        text = request.match_info[name]
+        # digits only: int() would also read " 1", "1_0" (10) and non-ASCII digits
+        if not (text.isascii() and text.isdigit()) or len(text) > 18:
             raise web.HTTPBadRequest(
                 text=json.dumps({"error": f"{name} must be an integer", "field": name}),
                 content_type=_JSON,
-            ) from None
+            )
+        value = int(text)
         if not 1 <= value <= upper:
             raise web.HTTPNotFound(
                 text=json.dumps({"error": f"no {name} {value} (1..{upper})", "field": name}),
@@ -356,9 +363,10 @@ async def serve(config: EngineConfig, host: str, port: int, db_path: Path) -> in
         return 2
     engine.pipeline.start()
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    engine.pipeline.on_failure = stop.set
     if config.runtime.gc == "quiet":
         _keep_collector_quiet(loop, config.runtime.gen0_threshold)
-    stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     faults = config.faults
@@ -381,11 +389,19 @@ async def serve(config: EngineConfig, host: str, port: int, db_path: Path) -> in
     engine.pipeline.close()
     if engine.delay is not None:
         engine.delay.close()
+    if engine.pipeline.failure is not None:
+        log.error("stopped after a failure; the database holds every acknowledged event")
+        return 1
     log.info("stopped cleanly")
     return 0
 
 
+HIGHEST_PORT = 65_535
+
+
 def run_engine(config: EngineConfig, host: str, port: int, db: Path | None) -> int:
+    if not 0 <= port <= HIGHEST_PORT:  # before the database is opened: a bad port leaves nothing
+        raise UsageError(f"--port {port}: a port is a number from 0 (any free one) to 65535")
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )

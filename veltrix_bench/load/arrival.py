@@ -33,7 +33,8 @@ class Slot(NamedTuple):
     intended_start: float
     """Clock time the request should be sent at."""
     taken_at: float
-    """When a free user took it: late if after the intended time (every user was busy)."""
+    """When a free user took it: late if after the intended time (every user was busy; a
+    user parked for it counts as taking it in time, see pacing.Pacer)."""
 
 
 def slots_in_stage(duration_s: float, rate: float) -> int:

@@ -10,9 +10,11 @@ the run's end stops the users), and reads the status, the headers it needs
 (Content-Length, chunked transfer, Connection: close) and the body.
 
 It speaks the HTTP/1.1 a Veltrix engine answers with: no redirects are followed (a 3xx
-counts as an error), no compression is asked for, no 100-continue. A request that finds
-its kept-alive connection closed by the server before any byte of the answer is sent again
-once on a new connection (the server saw none of it). Custom locustfiles keep Locust's
+counts as an error), no compression is asked for, no 100-continue (interim 1xx answers a
+server sends anyway are skipped). A request that finds
+a connection it did not open itself (kept alive, or opened before the window and left idle)
+closed by the server before any byte of the answer is sent again once on a new connection
+(the server closed it idle, so it saw none of it). Custom locustfiles keep Locust's
 clients; this one serves the bundled treasure-hunt players only.
 Imported inside generator processes only (after gevent's patching).
 """
@@ -53,7 +55,6 @@ class Connection:
         self._socket: Any = None
         self._readable: Any = None
         self._writable: Any = None
-        self._used = False
         self._hub = gevent.get_hub()
 
     def connect(self) -> None:
@@ -67,7 +68,6 @@ class Connection:
             connected.close()
             raise
         connected.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._used = False
         if self.tls:
             context = ssl.create_default_context()
             context.check_hostname = False
@@ -92,9 +92,12 @@ class Connection:
     def exchange(self, request: bytes) -> tuple[int, bytes]:
         """Send one request and read its answer: (status, body). OSError if it fails."""
         for attempt in (1, 2):
-            if self._socket is None:
+            # a connection opened before this request (kept alive, or warmed up before the
+            # window: the LIFO pacer may leave a user idle past the target's idle timeout)
+            # may have been closed idle by the server; one opened for it was not
+            fresh = self._socket is None
+            if fresh:
                 self.connect()
-            reused, self._used = self._used, True
             try:
                 self._send(request)
                 first = self._recv()
@@ -109,9 +112,9 @@ class Connection:
                         raise
                 failure = ConnectionResetError("the server closed the connection without answering")
             self.close()
-            if not reused or attempt == 2:
+            if fresh or attempt == 2:
                 raise failure
-            # the server had closed the kept-alive connection: it saw none of this request
+            # the server had closed the idle connection: it saw none of this request
         raise AssertionError("unreachable")
 
     def _send(self, data: bytes) -> None:
@@ -141,50 +144,71 @@ class Connection:
                 continue
 
     def _read_answer(self, buffer: bytes) -> tuple[int, bytes]:
-        while (head_end := buffer.find(b"\r\n\r\n")) < 0:
-            buffer += self._more()
-        head = buffer[:head_end].lower()
-        if not head.startswith(b"http/1.") or len(head) < 12:
-            raise ProtocolError(f"not an HTTP/1.x answer: {buffer[:40]!r}")
-        status = int(head[9:12])
+        while True:
+            while (head_end := buffer.find(b"\r\n\r\n")) < 0:
+                buffer += self._more()
+            head = buffer[:head_end].lower()
+            if not head.startswith(b"http/1.") or len(head) < 12:
+                raise ProtocolError(f"not an HTTP/1.x answer: {buffer[:40]!r}")
+            status = int(head[9:12])
+            if not 100 <= status < 200:
+                break
+            if status == 101:
+                raise ProtocolError("101 Switching Protocols, but no upgrade was asked for")
+            # an interim answer (100 Continue, 103 Early Hints): the request's own one follows
+            buffer = buffer[head_end + 4 :]
         connection = _header(head, _CONNECTION, b"")
         if head.startswith(b"http/1.1"):
             keep_alive = connection != b"close"
         else:
             keep_alive = connection == b"keep-alive"
         body = buffer[head_end + 4 :]
-        if status < 200 or status in (204, 304):
+        length = _header(head, _CONTENT_LENGTH, b"")
+        if status in (204, 304):
             body = b""
-        elif (length := _header(head, _CONTENT_LENGTH, b"")) != b"":
-            expected = int(length)
-            while len(body) < expected:
-                body += self._more()
-            body = body[:expected]
         elif b"chunked" in _header(head, _TRANSFER_ENCODING, b""):
             body = self._read_chunks(body)
+            if length:  # both framings: the chunks frame it, and the connection is suspect
+                keep_alive = False  # (RFC 9112 6.3)
+        elif length:
+            expected = int(length)
+            if len(body) < expected:  # rare: an answer mostly comes in one read
+                grown = bytearray(body)  # grows in place: a huge body costs linear time
+                while len(grown) < expected:
+                    grown += self._more()
+                body = bytes(grown)
+            body = body[:expected]
         else:  # the body runs until the server closes the connection
+            grown = bytearray(body)
             while more := self._recv():
-                body += more
+                grown += more
+            body = bytes(grown)
             keep_alive = False
         if not keep_alive:
             self.close()
         return status, body
 
     def _read_chunks(self, buffer: bytes) -> bytes:
-        body = b""
+        # read on from an offset into one growing buffer: slicing off each chunk would copy
+        # the rest of the answer once per chunk
+        data = bytearray(buffer)
+        parts: list[bytes] = []
+        at = 0
         while True:
-            while (line_end := buffer.find(b"\r\n")) < 0:
-                buffer += self._more()
-            size = int(buffer[:line_end].split(b";", 1)[0], 16)
-            buffer = buffer[line_end + 2 :]
+            while (line_end := data.find(b"\r\n", at)) < 0:
+                data += self._more()
+            size = int(data[at:line_end].split(b";", 1)[0], 16)
+            at = line_end + 2
             if size == 0:
-                while buffer.find(b"\r\n\r\n") < 0 and not buffer.startswith(b"\r\n"):
-                    buffer += self._more()  # trailers, then the empty line
-                return body
-            while len(buffer) < size + 2:
-                buffer += self._more()
-            body += buffer[:size]
-            buffer = buffer[size + 2 :]
+                # the trailers, then an empty line: with no trailers, the CRLF of the size
+                # line and the empty line make the CRLFCRLF
+                while data.find(b"\r\n\r\n", at - 2) < 0:
+                    data += self._more()
+                return b"".join(parts)
+            while len(data) < at + size + 2:
+                data += self._more()
+            parts.append(bytes(data[at : at + size]))
+            at += size + 2
 
     def _more(self) -> bytes:
         more = self._recv()

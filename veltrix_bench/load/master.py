@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import msgspec
 from gevent.event import Event
 from locust import User
 from locust.env import Environment
@@ -36,6 +37,7 @@ from veltrix_bench.load.messages import (
     CLOSE,
     HELLO,
     KEY,
+    PROTOCOL,
     READY,
     SETUP,
     WARM,
@@ -105,6 +107,7 @@ class RemoteShares:
         self.workers: dict[str, _Worker] = {}
         self.processes: list[subprocess.Popen[bytes]] = []
         self.ready_errors: list[str] = []
+        self.refused: list[str] = []  # workers of another protocol version
         self.lost = Event()
         self.window_start_perf = 0.0
         self._watcher: gevent.Greenlet | None = None
@@ -131,7 +134,16 @@ class RemoteShares:
             if client_id not in self.workers:
                 log.warning("an extra worker connected (%s): not used", client_id)
             return
-        hello = unpack(msg.data, Hello)
+        try:
+            hello = unpack(msg.data, Hello)
+        except (msgspec.DecodeError, KeyError, TypeError):
+            hello = Hello(0, str(client_id))
+        if hello.protocol != PROTOCOL:
+            self.refused.append(
+                f"worker {hello.name} speaks another vbench protocol ({hello.protocol}, the "
+                f"master {PROTOCOL}): install the same vbench version on every machine"
+            )
+            return
         index = len(self.workers)
         process = next((p for p in self.processes if p.pid == hello.pid), None)
         name = f"worker {index} ({hello.name})"
@@ -232,7 +244,9 @@ class RemoteShares:
         return True
 
     def _check_local_workers(self) -> None:
-        """Before the window: a local worker that exits is fatal."""
+        """Before the window: a local worker that exits, or one of another version, is fatal."""
+        if self.refused:
+            raise RunFailed(self.refused[0])
         for process in self.processes:
             if process.poll() is not None:
                 raise RunFailed(

@@ -25,6 +25,9 @@ HELLO, SETUP, READY, WARM, WINDOW, CLOSE = (
 KEY = "vbench"
 """The key of vbench's msgpack bytes in the data of Locust's messages (and worker reports)."""
 
+PROTOCOL = 1
+"""Bumped whenever a message below changes shape: a master refuses a worker of another one."""
+
 
 class IntervalReport(msgspec.Struct, frozen=True):
     """One share's second of the window: its tick and that second's histograms."""
@@ -69,6 +72,7 @@ class Report(msgspec.Struct, frozen=True):
 class Hello(msgspec.Struct, frozen=True):
     pid: int
     name: str
+    protocol: int = 0  # workers from before the field existed say nothing: 0
 
 
 class LocustfileSource(msgspec.Struct, frozen=True):

@@ -7,7 +7,7 @@ parked last when it comes due: last in, first out, so only as many users run as 
 needs, they stay warm in the CPU's caches, and the work per request does not depend on how
 many users wait. Late starts keep the schedule's meaning (`arrival.late_cause`): a parked
 user took its time before it was due, so a late hand-out is the generator's lag; a time
-taken after it was due waited for a free user.
+taken after it was due waited for a free user, unless a parked user was waiting for it then.
 Imported inside generator processes only (after gevent's patching).
 """
 
@@ -45,7 +45,12 @@ class Pacer:
         if self._closed or intended is None or now >= schedule.end:
             return None
         if intended <= now:
-            return schedule.take(now), now  # type: ignore[return-value]  # due: never None
+            # Due already. If users are parked, one was waiting when it came due (each parked
+            # before the time it waits for): only the loop's lag kept it from them, so it
+            # counts as taken in time and woken late (the generator's lateness), not as a
+            # time every user was too busy to take.
+            taken_at = intended if self._parked else now
+            return schedule.take(taken_at), now  # type: ignore[return-value]  # due: never None
         entry: list[Any] = [Waiter(self._hub), now]
         self._parked.append(entry)
         self._arm(intended)

@@ -51,6 +51,8 @@ class LoadSection(_Strict):
     max_in_flight: Users = 1000
     late_tolerance: Seconds = 0.01
     drain: Seconds = 10.0
+    warmup: SecondsOrZero = 0.0
+    """Open model: the first stage's rate for this long before the window; not recorded."""
 
     @model_validator(mode="after")
     def _one_way_to_say_the_rate(self) -> LoadSection:
@@ -61,6 +63,8 @@ class LoadSection(_Strict):
                 raise ValueError("give either 'stages' or 'rate' and 'duration', not both")
         if self.model == "closed" and self.rate is not None:
             raise ValueError("'rate' applies to the open model; the closed model uses 'users'")
+        if self.model == "closed" and self.warmup:
+            raise ValueError("'warmup' applies to the open model (the closed model has no rate)")
         if self.wait[0] > self.wait[1]:
             raise ValueError("'wait' is [min, max]: min must not exceed max")
         problem = run_length_problem(self.total_duration_s, self.drain)
@@ -126,6 +130,7 @@ class _Options(_Strict):
     users: Users | None = Field(default=None, alias="--users")
     duration: Seconds | None = Field(default=None, alias="--duration")
     seed: Seed | None = Field(default=None, alias="--seed")
+    warmup: SecondsOrZero | None = Field(default=None, alias="--warmup")
 
 
 class Scenario(_Strict):
@@ -154,6 +159,7 @@ class Scenario(_Strict):
         seed: int | None,
         run_tag: str,
         generator_processes: int = 1,
+        warmup_s: float | None = None,
     ) -> LoadSpec:
         """The spec for one run of this scenario, with the CLI's overrides applied.
 
@@ -162,13 +168,17 @@ class Scenario(_Strict):
         - `duration_s` replaces the total duration. Staged rates are scaled in time so the
           ramp keeps its shape (a 40 s ramp run for 8 s climbs the same rates in 2 s steps).
         - `seed` replaces the traffic seed (the world's seed stays the scenario's).
+        - `warmup_s` replaces the open model's warm-up (the closed model has none).
         Giving both `rate` and `users` is a ConfigError, and so is any value out of its
         bounds (see `load/bounds.py`), including users more than `generator_processes`
         generator processes on this machine can hold.
         """
         if rate is not None and users is not None:
             raise ConfigError("--rate (open model) and --users (closed model) exclude each other")
-        options = {"--rate": rate, "--users": users, "--duration": duration_s, "--seed": seed}
+        options = {
+            "--rate": rate, "--users": users, "--duration": duration_s, "--seed": seed,
+            "--warmup": warmup_s,
+        }  # fmt: skip
         validate(_Options, {name: v for name, v in options.items() if v is not None}, what="option")
 
         model = self.load.model
@@ -229,6 +239,7 @@ class Scenario(_Strict):
             out_dir=out_dir,
             run_tag=run_tag,
             locustfile=self.locustfile,
+            warmup_s=(self.load.warmup if warmup_s is None else warmup_s) if model == "open" else 0,
         )
 
 
@@ -260,4 +271,17 @@ def _load_file(path: Path) -> Scenario:
     locustfile = (path.parent / scenario.locustfile).resolve()
     if not locustfile.is_file():
         raise ConfigError(f"{path}: locustfile '{scenario.locustfile}' not found ({locustfile})")
+    _compiles(locustfile)
     return scenario.model_copy(update={"locustfile": str(locustfile)})
+
+
+def _compiles(locustfile: Path) -> None:
+    """A locustfile that is not Python is refused here, before an engine starts for it (its
+    imports still run only in the generator: Locust must not load in the CLI's process)."""
+    try:
+        compile(locustfile.read_bytes(), str(locustfile), "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        where = f" line {exc.lineno}" if isinstance(exc, SyntaxError) and exc.lineno else ""
+        raise ConfigError(f"{locustfile}:{where} not valid Python: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{locustfile}: cannot read it ({exc.strerror})") from None

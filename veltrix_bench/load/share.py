@@ -83,6 +83,8 @@ class LoadShare:
             shared = self.shared
             if not shared.window_open.is_set() or shared.window_closed.is_set():
                 return
+            if shared.in_warmup(time.perf_counter()):
+                return
             if not context.get("warm_up"):
                 self.recorder.note_started()
         self.recorder.on_request(**request)
@@ -93,8 +95,6 @@ class LoadShare:
         self.collector.quiet()
         self.shared.open_window(start_perf, self.share)
         self.window_start_perf = start_perf
-        self._cpu_start = time.process_time()
-        self._canary = gevent.spawn(self._watch_loop_lag)
         self._ticker = gevent.spawn(self._tick_every_second, ship)
 
     def finish_window(
@@ -112,6 +112,10 @@ class LoadShare:
         return self._result(interrupted, drained)
 
     def _tick_every_second(self, ship: Callable[[IntervalReport], None]) -> None:
+        # the generator's CPU and its loop's lag are the window's, not the warm-up's
+        gevent.sleep(max(0.0, self.window_start_perf - time.perf_counter()))
+        self._cpu_start = time.process_time()
+        self._canary = gevent.spawn(self._watch_loop_lag)
         second = 1
         while True:
             gevent.sleep(max(0.0, self.window_start_perf + second - time.perf_counter()))

@@ -82,6 +82,16 @@ class LoadSpec:
     worker_timeout_s: float = 60.0
     """How long the master waits for every worker to connect (and to be ready)."""
     on_worker_loss: WorkerLoss = "fail"
+    warmup_s: float = 0.0
+    """Open model: the first stage's rate is offered this long before the window opens; those
+    requests reach the target, but nothing about them is counted or recorded."""
+
+    @property
+    def arrival_stages(self) -> tuple[tuple[float, float], ...]:
+        """The pieces the arrival schedule plays: the warm-up (if any), then the window's."""
+        if self.model != "open" or self.warmup_s <= 0:
+            return self.stages
+        return ((self.warmup_s, self.stages[0][1]), *self.stages)
 
     @property
     def distributed(self) -> bool:

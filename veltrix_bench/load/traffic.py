@@ -12,8 +12,9 @@ The contract a locustfile keeps (the README repeats it):
    the file imports).
 2. Recording needs nothing: every request that fires Locust's `request` event is
    recorded (HDR, microseconds) from the moment the load window opens (after all users
-   are spawned) until it closes; 2xx is ok, 429 rejected, anything else an error. A
-   request made with `context={"warm_up": True}` is never recorded.
+   are spawned, and after the scenario's `warmup` if it has one) until it closes; 2xx is
+   ok, 429 rejected, anything else an error. A request made with
+   `context={"warm_up": True}` is never recorded.
 3. Closed model: the classes run as written (their own tasks and `wait_time`).
 4. Open model: a class takes part by asking for each request's send time:
 
@@ -75,6 +76,8 @@ def take_slot() -> dict[str, Any]:
         idle_until_stopped(shared)
         raise RuntimeError("unreachable: the user is stopped while idling")
     slot, woke_at = due
+    if shared.in_warmup(slot.intended_start):
+        return {"warm_up": True}  # sent, never recorded
     note_start(shared, slot, woke_at)
     shared.recorder.note_started()
     return {"intended_start": slot.intended_start}

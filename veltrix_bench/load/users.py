@@ -47,7 +47,10 @@ class SharedLoad:
         players = population.idle_count if population is not None else spec.max_in_flight
         self.idle_players = Semaphore(players)
         self.window_open = Event()
+        """Set once users may send: at the warm-up's start (the load window follows it)."""
         self.window_closed = Event()
+        self.window_start = 0.0
+        """time.perf_counter() at which the load window opens (after any warm-up)."""
         self._pacer: Pacer | None = None
         self.interrupted = False
         self.loop_lag_s = 0.0
@@ -97,9 +100,20 @@ class SharedLoad:
                 self.all_warm.set()
 
     def open_window(self, start: float, share: tuple[int, int] = (0, 1)) -> None:
+        """The window opens at `start`; the open model's warm-up load begins before it."""
         if self.spec.model == "open":
-            self._pacer = Pacer(ArrivalSchedule(self.spec.stages, start, share))
+            schedule_start = start - self.spec.warmup_s
+            # the schedule's own sum, so that the window's first send time compares equal
+            self.window_start = schedule_start + self.spec.warmup_s
+            schedule = ArrivalSchedule(self.spec.arrival_stages, schedule_start, share)
+            self._pacer = Pacer(schedule)
+        else:
+            self.window_start = start
         self.window_open.set()
+
+    def in_warmup(self, intended_start: float) -> bool:
+        """A send time before the window: its request goes out, but nothing records it."""
+        return intended_start < self.window_start
 
     def close_window(self, interrupted: bool) -> None:
         """No new starts; a user already woken for a slot inside the window still sends,
@@ -176,11 +190,14 @@ class _PlayerUser(User):
     def on_stop(self) -> None:
         self.connection.close()
 
-    def send(self, action: Action, intended_start: float | None) -> None:
+    def send(self, action: Action, intended_start: float | None, recorded: bool = True) -> None:
+        """One request and its answer; `recorded` False (the warm-up): the game goes on, but
+        neither the counts nor the histograms see it."""
         shared = self.shared
         recorder = shared.recorder
         results = None
-        recorder.note_started()
+        if recorded:
+            recorder.note_started()
         started = time.perf_counter()
         try:
             failure: Exception | None = None
@@ -188,17 +205,18 @@ class _PlayerUser(User):
                 status, body = self.connection.exchange(self._request(action))
             except (OSError, ValueError) as exc:
                 status, body, failure = 0, b"", exc
-            done = time.perf_counter()
-            service_us = (done - started) * 1_000_000.0
-            if intended_start is None:
-                latency_us = service_us
-            else:
-                latency_us = (done - intended_start) * 1_000_000.0
-            outcome = outcome_of(status, failure)
-            recorder.record(latency_us, service_us, outcome)
-            if outcome is Outcome.ERROR:
-                recorder.sample_error(action.name, status, body, failure)
-            elif status == 200 and action.body is not None:
+            if recorded:
+                done = time.perf_counter()
+                service_us = (done - started) * 1_000_000.0
+                if intended_start is None:
+                    latency_us = service_us
+                else:
+                    latency_us = (done - intended_start) * 1_000_000.0
+                outcome = outcome_of(status, failure)
+                recorder.record(latency_us, service_us, outcome)
+                if outcome is Outcome.ERROR:
+                    recorder.sample_error(action.name, status, body, failure)
+            if status == 200 and action.body is not None:
                 results = _results(body)
         finally:
             shared.population.settle(action, results)
@@ -240,6 +258,9 @@ class OpenModelUser(_PlayerUser):
                 idle_until_stopped(shared)
                 return
             slot, woke_at = due
+            if shared.in_warmup(slot.intended_start):
+                self.send(action, slot.intended_start, recorded=False)
+                continue
             note_start(shared, slot, woke_at)
             self.send(action, slot.intended_start)
 

@@ -1,4 +1,4 @@
-"""One load window over a run's shares: spawn, open at one start, tick, close, merge, finish.
+"""One load window over a run's shares: spawn, warm up, open, tick, close, merge, finish.
 
 The skeleton every generator run follows, local or distributed. What differs is passed in
 as `Shares`: the local run holds its one share in this process (`local.LocalShares`), a
@@ -71,8 +71,11 @@ class Shares(Protocol):
 
 
 def lead_time_s(spec: LoadSpec, users: int) -> float:
-    """How long before the window opens users may take their first slots."""
-    return min(MAX_LEAD_S, LEAD_PER_USER_S * users) if spec.model == "open" else 0.0
+    """How long before the window opens users may take their first slots: a warm-up, if the
+    spec has one (its late first starts are not recorded), else a short lead for the users."""
+    if spec.model != "open":
+        return 0.0
+    return spec.warmup_s or min(MAX_LEAD_S, LEAD_PER_USER_S * users)
 
 
 class WindowRun:
@@ -121,8 +124,8 @@ class WindowRun:
         return 1 if lost and self.spec.on_worker_loss == "fail" else 0
 
     def _open_window(self) -> None:
-        # Users take their first slots during a short lead time, so that thousands of
-        # them waking at once do not make the first intended times late.
+        # Users take their first slots during a short lead time (or the warm-up), so that
+        # thousands of them waking at once do not make the window's first starts late.
         lead = self.shares.window_lead_s + lead_time_s(self.spec, self.shares.users())
         start_epoch = time.time() + lead
         self.window_start_perf = time.perf_counter() + lead

@@ -5,7 +5,9 @@ worker` starts one on another machine), receives the load spec, share k of n and
 custom locustfile, the file's source; builds its share (every n-th player and intended
 send time), lets Locust's master spawn its users, opens the window at the master's
 start time and ships each second's histograms and counts, then its whole-run result,
-in Locust's worker-report messages. Logs go to stderr; exit 0 after the master's quit.
+in Locust's worker-report messages. Logs go to stderr; exit 0 after the master's quit, 3
+when its share could not run, 130 when stopped before its master answered (its exit code
+is `vbench worker`'s: see errors.py).
 """
 
 # gevent must patch before ssl/urllib3/requests are imported anywhere (see DESIGN.md),
@@ -32,10 +34,17 @@ from gevent.event import AsyncResult, Event
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from veltrix_bench.errors import RunFailed
+from veltrix_bench.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    EXIT_USAGE,
+    RunFailed,
+)
 from veltrix_bench.load.messages import (
     CLOSE,
     HELLO,
+    PROTOCOL,
     READY,
     SETUP,
     WARM,
@@ -89,7 +98,7 @@ class Worker:
         self.env.events.report_to_master.add_listener(self._on_report)
         self.name = f"{socket.gethostname()} pid {os.getpid()}"
         # only now can the master's answer be handled: ask for the setup
-        self.runner.send_message(HELLO, pack(Hello(os.getpid(), self.name)))
+        self.runner.send_message(HELLO, pack(Hello(os.getpid(), self.name, PROTOCOL)))
 
     def _receive(self, kind: str, message: type[Message], into: AsyncResult) -> None:
         self.runner.register_message(kind, lambda msg, **_: into.set(unpack(msg.data, message)))
@@ -109,7 +118,7 @@ class Worker:
         setup: Setup | None = self._wait(self.setup, SETUP_TIMEOUT_S)
         if setup is None:
             log.error("no setup from the master")
-            return 1
+            return EXIT_RUN_FAILED
         self.name = f"worker {setup.index} ({self.name})"
         spec = self._materialize_locustfile(setup.spec, setup.locustfile)
         raise_open_file_limit(spec, setup.shares)
@@ -119,9 +128,10 @@ class Worker:
                 raise RunFailed(hunts)
             load = LoadShare(spec, hunts, (setup.index, setup.shares))
         except (RunFailed, ValueError) as exc:
+            log.error("%s", exc)
             self.runner.send_message(READY, pack(WorkerReady(setup.index, self.name, str(exc))))
             self._wait(self.close, QUIT_TIMEOUT_S)
-            return 1
+            return EXIT_RUN_FAILED
         load.attach(self.env)
         self.runner.send_message(READY, pack(WorkerReady(setup.index, self.name)))
         try:
@@ -130,7 +140,7 @@ class Worker:
             self.runner.user_greenlets.kill(block=True, timeout=KILL_USERS_TIMEOUT_S)
         # Locust's master sends quit when the run is over; it kills the runner's greenlets
         gevent.wait([self.master_quit, self.stop.event], count=1, timeout=QUIT_TIMEOUT_S)
-        return 0
+        return EXIT_OK
 
     def _materialize_locustfile(self, spec: LoadSpec, source: LocustfileSource | None) -> LoadSpec:
         """The master sends the file's source: import this copy, not a path of its machine."""
@@ -186,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         host, port = parse_master(args.master)
     except ValueError as exc:
         log.error("%s", exc)
-        return 2
+        return EXIT_USAGE
     # a private name of Locust's (tests/test_load_patches.py pins it; pyproject bounds it)
     locust.runners.WORKER_REPORT_INTERVAL = REPORT_INTERVAL_S
     log.info("connecting to the master at %s:%d", host, port)
@@ -203,13 +213,13 @@ def main(argv: list[str] | None = None) -> int:
             host,
             port,
         )
-        return 1
+        return EXIT_INTERRUPTED if stop.requested else EXIT_RUN_FAILED
     log.info("connected to the master at %s:%d", host, port)
     try:
         return worker.run()
     except Exception:
         log.exception("worker failed")
-        return 1
+        return EXIT_RUN_FAILED
 
 
 if __name__ == "__main__":

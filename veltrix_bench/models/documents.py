@@ -8,6 +8,7 @@ standard library's encoder so the bytes on disk stay what earlier versions wrote
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,7 +45,11 @@ def document_text(document: Any) -> str:
 
 
 def write_document(path: Path, document: Any) -> None:
-    path.write_text(document_text(document))
+    """Write through a temporary file and a rename: a reader, or a run killed mid-write, sees
+    the old document or the new one, never half of one."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(document_text(document))
+    os.replace(partial, path)
 
 
 def _name(source: Path | str) -> str:

@@ -26,6 +26,31 @@ class PlannedLoad(msgspec.Struct, frozen=True, kw_only=True):
     users: int
     processes: int = 1
     duration_s: float
+    warmup_s: float | UnsetType = UNSET
+    """Open model: load offered before the window and not recorded (absent: none)."""
+
+
+class EngineWindow(msgspec.Struct, frozen=True, kw_only=True):
+    """The engine's CPU time and acknowledged events when the load window opened (the
+    generator's Ready line) and when its result came (its Final line, after the drain).
+    None where the engine could not be read (a target without a pid, or without stats)."""
+
+    cpu_s_open: float | None
+    cpu_s_close: float | None
+    acked_open: int | None
+    acked_close: int | None
+
+    @property
+    def cpu_s(self) -> float | None:
+        if self.cpu_s_open is None or self.cpu_s_close is None:
+            return None
+        return self.cpu_s_close - self.cpu_s_open
+
+    @property
+    def events_acked(self) -> int | None:
+        if self.acked_open is None or self.acked_close is None:
+            return None
+        return self.acked_close - self.acked_open
 
 
 class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,6 +79,8 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     warnings: list[str] = []
     thresholds: list[str] = []
     interleaved: TrialPlace | UnsetType = UNSET
+    engine_window: EngineWindow | UnsetType = UNSET
+    """Absent in records written before it, or when no window opened."""
 
     def events_acked(self) -> int | None:
         """Events the engine acknowledged during the load window (None: not known)."""

@@ -25,6 +25,8 @@ class LoadBlock(msgspec.Struct, frozen=True, kw_only=True):
     processes: int = 1
     workers: list[WorkerShare] | None = None
     duration_s: float
+    warmup_s: float | UnsetType = UNSET
+    """Open model: the warm-up before the window, whose requests are not counted (absent: none)."""
 
 
 class RequestFigures(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,13 +48,18 @@ class GeneratorBlock(msgspec.Struct, frozen=True, kw_only=True):
     cpu_share: float | None = None
 
 
-class EngineBlock(msgspec.Struct, frozen=True, kw_only=True):
-    """What the engine reported: from /metrics (None: not available) and /v1/stats."""
+class EngineBlock(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What the engine reported: from /metrics (None: not available) and /v1/stats; the CPU
+    figures (added later, absent when unknown) from its process over the load window."""
 
     max_queue_depth: float | None
     peak_rss_mb: float | None
     events_acked: int | None
     events_persisted: int | None
+    cpu_s: float | None = None
+    """CPU seconds the engine's process used from the window's open to the generator's result."""
+    cpu_us_per_event: float | None = None
+    """cpu_s per event it acknowledged over the same span, in µs."""
 
 
 class TrialPlace(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,13 +15,15 @@ from veltrix_bench.analysis.summary import build_summary
 from veltrix_bench.analysis.timeseries import read_timeseries
 from veltrix_bench.errors import RunFailed
 from veltrix_bench.hdr import new_histogram
+from veltrix_bench.models.capacity import CapacityResult
 from veltrix_bench.models.comparison import Comparison
 from veltrix_bench.models.documents import write_document
 from veltrix_bench.models.gate import GateResult
 from veltrix_bench.models.run_record import COMPLETE, FAILED, RUNNING
 from veltrix_bench.models.summary import Summary
-from veltrix_bench.report import gate_md, html, junit, markdown
-from veltrix_bench.rundir import COMPARISON, GATE, RunDir, read_record
+from veltrix_bench.report import gate_md, junit, markdown
+from veltrix_bench.report import html as html_report
+from veltrix_bench.rundir import CAPACITY, COMPARISON, GATE, RunDir, read_record
 
 if TYPE_CHECKING:
     from veltrix_bench.analysis.comparison import Side
@@ -29,9 +31,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def write_reports(run_dir: RunDir, *, lenient: bool = False, html_page: bool = True) -> Summary:
+def write_reports(run_dir: RunDir, *, lenient: bool = False, html: bool = True) -> Summary:
     """Analyse the run directory again and (re)write summary.json, report.md, report.html
-    (unless not `html_page`: a gate's trials, where its ~0.6-1 s would lengthen every trial).
+    (`html` False: not the HTML, its plots take a second; `vbench report` writes it later).
 
     Everything is read before anything is written: a measurement file that cannot be read
     (RunFailed naming it) leaves the directory as it was. `lenient` (the run that just made
@@ -66,9 +68,9 @@ def write_reports(run_dir: RunDir, *, lenient: bool = False, html_page: bool = T
     summary = build_summary(record, latency, service, series)
     write_document(run_dir.summary, summary)
     run_dir.file("report.md").write_text(markdown.render(summary))
-    if html_page:
+    if html:
         spectra = {"intended-time latency": spectrum(latency), "service time": spectrum(service)}
-        run_dir.file("report.html").write_text(html.render(summary, series, spectra))
+        run_dir.file("report.html").write_text(html_report.render(summary, series, spectra))
     return summary
 
 
@@ -85,6 +87,15 @@ def write_comparison_reports(
     (out_dir / "comparison.md").write_text(comparison_md.render(comparison))
     (out_dir / "comparison.html").write_text(comparison_html.render(comparison, sides, spectra))
     return comparison
+
+
+def write_capacity_reports(out_dir: Path, result: CapacityResult) -> None:
+    """capacity.json, capacity.md and capacity.html of a capacity search."""
+    from veltrix_bench.report import capacity_html, capacity_md
+
+    write_document(out_dir / CAPACITY, result)
+    (out_dir / "capacity.md").write_text(capacity_md.render(result))
+    (out_dir / "capacity.html").write_text(capacity_html.render(result, out_dir))
 
 
 def publish_gate(gate: GateResult, out_dir: Path, junit_path: Path | None) -> str:

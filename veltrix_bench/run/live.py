@@ -22,8 +22,11 @@ class LiveView:
 
     PLAIN_EVERY_S = 5
 
-    def __init__(self, console: Console, title: str, duration_s: float) -> None:
+    def __init__(
+        self, console: Console, title: str, duration_s: float, transient: bool = False
+    ) -> None:
         self.console = console
+        self.transient = transient
         self.duration_s = duration_s
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -42,7 +45,10 @@ class LiveView:
 
     def __enter__(self) -> LiveView:
         if self.console.is_terminal:
-            self.live = Live(self._render(), console=self.console, refresh_per_second=4)
+            self.live = Live(
+                self._render(), console=self.console, refresh_per_second=4,
+                transient=self.transient,
+            )  # fmt: skip
             self.live.__enter__()
         else:
             self.console.print(f"vbench: {self._status}")

@@ -27,11 +27,13 @@ from veltrix_bench.models.documents import write_document
 from veltrix_bench.models.engine_stats import StatsAnswer, events_between, shape_problem
 from veltrix_bench.models.generator import GeneratorReport
 from veltrix_bench.models.profiles import ProfileBlocks
-from veltrix_bench.models.run_record import PlannedLoad, RunRecord
+from veltrix_bench.models.run_record import EngineWindow, PlannedLoad, RunRecord
 from veltrix_bench.models.summary import Summary, TrialPlace
 from veltrix_bench.profile import ProfileSession
+from veltrix_bench.profile.handler import handler_matcher
 from veltrix_bench.report import write_reports
 from veltrix_bench.run.engine_launch import EngineCommand, launch_engine, write_side_config
+from veltrix_bench.run.engine_window import EngineWindowProbe
 from veltrix_bench.run.generator_process import GeneratorProcess
 from veltrix_bench.run.live import LiveView
 from veltrix_bench.run.monitor import EngineMonitor, EngineSample, fetch
@@ -69,7 +71,10 @@ class RunOptions:
     engine_timeout_s: float = READY_TIMEOUT_S  # for its ready line
     native: bool = False  # py-spy samples C frames too
     place: TrialPlace | None = None  # an interleaved trial's round, position and side
-    html_page: bool = True  # report.html (`vbench report RUN_DIR` writes it later too)
+    warmup_s: float | None = None  # None: the scenario's (open model)
+    drain_s: float | None = None  # None: the scenario's
+    report_html: bool = True  # False: summary.json and report.md only (`vbench report` adds it)
+    live_transient: bool = False  # True: the live view leaves nothing behind once the run ends
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,8 @@ def prepare(options: RunOptions) -> tuple[Scenario, str | None]:
         raise UsageError("--target loads a running engine; --engine-cmd starts one: not both")
     if target is None:
         load_config(options.config)
+    if options.handler is not None:  # read only when the profiles render, after the load
+        handler_matcher(options.handler)
     load_spec(options, scenario, "http://127.0.0.1:1", Path("."), "check")
     return scenario, target
 
@@ -110,6 +117,11 @@ def load_spec(
         duration_s=options.duration_s,
         seed=options.seed,
         run_tag=run_tag,
+        warmup_s=options.warmup_s,
+        # the users are spread over the generator processes, counted as LoadSpec.workers does
+        generator_processes=max(
+            1, (options.processes if options.processes > 1 else 0) + options.expect_workers
+        ),
     )
     default_port = 5557 if options.expect_workers else 0
     return replace(
@@ -120,6 +132,7 @@ def load_spec(
         master_port=options.master_port if options.master_port is not None else default_port,
         worker_timeout_s=options.worker_timeout_s,
         on_worker_loss="continue" if options.on_worker_loss == "continue" else "fail",
+        drain_s=spec.drain_s if options.drain_s is None else options.drain_s,
     )
 
 
@@ -132,6 +145,7 @@ def planned_load(spec: LoadSpec) -> PlannedLoad:
         users=spec.max_in_flight if open_model else spec.users,
         processes=spec.workers if spec.distributed else 1,
         duration_s=spec.duration_s,
+        warmup_s=spec.warmup_s or msgspec.UNSET,
     )
 
 
@@ -145,7 +159,7 @@ def execute(options: RunOptions, console: Console) -> RunOutcome:
         trial = _Run(options, scenario, target, run_dir, console, stop)
         trial.execute()
         # a summary of what was measured
-        summary = write_reports(run_dir, lenient=True, html_page=options.html_page)
+        summary = write_reports(run_dir, lenient=True, html=options.report_html)
         outcome = _verdict(run_dir, summary, stop)
         return replace(outcome, engine_did_not_start=trial.engine_did_not_start)
 
@@ -200,6 +214,7 @@ class _Run:
         self.stats_before: StatsAnswer | None = None
         self.stats_after: StatsAnswer | None = None
         self.not_applicable: str | None = None
+        self.engine_window: EngineWindowProbe | None = None
         self.engine_did_not_start = False
         kinds = scenario.profile if options.profile is None else options.profile
         self.session = (
@@ -259,10 +274,12 @@ class _Run:
         memory_profiled = self.session is not None and self.session.active("memory")
         # each /metrics poll allocates too: poll less while allocations are counted
         self.monitor = EngineMonitor(base_url, interval=5.0 if memory_profiled else 1.0)
+        engine_pid = self.engine.pid if self.engine else self.options.profile_pid
+        self.engine_window = EngineWindowProbe(base_url, engine_pid)
         self.monitor.start()
         self.generator.load(spec_path)
         title = f"{self.scenario.name} on {self.config_name}"
-        with LiveView(self.console, title, spec.duration_s) as view:
+        with LiveView(self.console, title, spec.duration_s, self.options.live_transient) as view:
             view.status("spawning users")
             self._follow_generator(view)
         if not custom:
@@ -328,6 +345,7 @@ class _Run:
 
     def _follow_generator(self, view: LiveView) -> None:
         assert self.generator is not None and self.monitor is not None
+        assert self.engine_window is not None
         stop_sent_at: float | None = None
         while True:
             if stop_sent_at is None and self._should_stop():
@@ -348,6 +366,7 @@ class _Run:
                     )
                 return
             if isinstance(line, Ready):
+                self.engine_window.at_open()
                 view.status("load running")
             elif isinstance(line, Tick):
                 sample = self.monitor.latest()
@@ -355,6 +374,7 @@ class _Run:
                 behind = line.late_generator > max(1.0, 0.01 * (line.target_rate or 0))
                 view.update(line, sample, behind)
             elif isinstance(line, Final):
+                self.engine_window.at_close()
                 self.final = line
                 if line.lost_workers:
                     self.warnings += [f"load generator {lost}" for lost in line.lost_workers]
@@ -431,7 +451,12 @@ class _Run:
             cpu=profiles.cpu if profiles else None,
             profiles_skipped=profiles.profiles_skipped if profiles else {},
             interleaved=self.options.place if self.options.place is not None else msgspec.UNSET,
+            engine_window=self._engine_window(),
         )
+
+    def _engine_window(self) -> EngineWindow | msgspec.UnsetType:
+        reading = self.engine_window.reading() if self.engine_window else None
+        return msgspec.UNSET if reading is None else reading
 
     def _write_record(self) -> RunRecord:
         rows = [_timeseries_row(tick, sample) for tick, sample in self.ticks]
