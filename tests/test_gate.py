@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -278,11 +280,11 @@ def finished_gate(tmp_path: Path, name: str, ratio: float, failed: int | None = 
     return gate_dir
 
 
-def regate(baseline: Path, candidate: Path, out: Path) -> dict[str, Any]:
+def regate(baseline: Path, candidate: Path, out: Path, bound: str = "10%") -> dict[str, Any]:
     result = CliRunner().invoke(
         app,
         ["gate", "--baseline", str(baseline), "--candidate", str(candidate),
-         "--max-regression", "p99=10%", "--out", str(out)],
+         "--max-regression", f"p99={bound}", "--out", str(out)],
     )  # fmt: skip
     gate_json = json.loads(Path(result.output.strip().splitlines()[-1]).read_text())
     evidence: dict[str, Any] = gate_json["checks"][0]["evidence"]
@@ -326,3 +328,33 @@ def test_the_defaults_pair_enough_rounds_of_trials_long_enough_to_judge_p99() ->
     load = load_scenario("gate").load
     assert load.peak_rate is not None
     assert load.peak_rate * load.total_duration_s * METRICS["p99"].tail >= 2 * MIN_TAIL_SAMPLES
+
+
+@pytest.mark.slow
+def test_a_gate_records_each_trials_round_and_side_and_gates_the_same_again(
+    tmp_path: Path,
+) -> None:
+    """Real trials: every summary says its round, position and side, the sides swap places
+    each round, no trial writes report.html, and the gate directory gates again to the same
+    evidence."""
+    done = subprocess.run(
+        [sys.executable, "-m", "veltrix_bench", "gate", "--baseline", "tuned", "--candidate",
+         "tuned", "--max-regression", "p99=50%", "--trials", "6", "--duration", "1.5s",
+         "--out", str(tmp_path / "first")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    gate_json = Path(done.stdout.strip().splitlines()[-1])
+    evidence = json.loads(gate_json.read_text())["checks"][0]["evidence"]
+    assert evidence["paired_rounds"] == 6 and evidence["method"] == PAIRED
+    places = [
+        json.loads(summary.read_text())["interleaved"]
+        for summary in sorted(gate_json.parent.glob("trials/*/summary.json"))
+    ]
+    assert [(p["round"], p["position"], p["side_index"]) for p in places] == [
+        (r, position, (r + position - 1) % 2) for r in range(6) for position in (1, 2)
+    ]
+    assert not list(gate_json.parent.glob("trials/*/report.html"))
+    again = regate(gate_json.parent, gate_json.parent, tmp_path / "again", "50%")
+    assert again["exit"] == 0
+    assert {key: again[key] for key in evidence} == evidence
