@@ -54,7 +54,7 @@ def generator_factory(tmp_path: Path) -> Iterator[GeneratorFactory]:
     def start(spec: LoadSpec | str) -> GeneratorProcess:
         spec_path = tmp_path / f"spec-{len(started)}.json"
         spec_path.write_text(spec if isinstance(spec, str) else spec.to_json())
-        started.append(GeneratorProcess(spec_path, tmp_path / "load.log"))
+        started.append(GeneratorProcess(tmp_path / "load.log", spec_path))
         return started[-1]
 
     yield start

@@ -8,8 +8,10 @@ from tests.summaries import trial_of
 from veltrix_bench.analysis.compare import (
     BETTER,
     METRICS,
+    PAIRED,
     SAME,
     UNKNOWN,
+    UNPAIRED,
     WORSE,
     compare_metric,
     compare_sides,
@@ -18,6 +20,7 @@ from veltrix_bench.analysis.compare import (
     ratio_interval,
 )
 from veltrix_bench.analysis.metrics import paired_values
+from veltrix_bench.analysis.paired import paired_ratio
 from veltrix_bench.models.summary import Trial
 
 DEFAULT = [512.0, 498.0, 530.0, 505.0, 520.0]
@@ -69,28 +72,45 @@ def _round(value: float, index: int) -> Trial:
 
 
 # whole rounds run slower or faster together, as on a shared machine
-ROUND_LEVELS = [10.0, 14.0, 8.0, 12.0, 9.0]
+ROUND_LEVELS = [10.0, 14.0, 8.0, 12.0, 9.0, 11.0, 13.0, 9.5]
+WIGGLES = [1.02, 0.98, 1.01, 0.99, 1.0, 1.015, 0.985, 1.005]
 
 
 def test_paired_rounds_take_out_what_a_whole_round_shares_and_call_a_30_percent_rise() -> None:
     baseline = list(ROUND_LEVELS)
-    wiggles = [1.02, 0.98, 1.01, 0.99, 1.0]
-    candidate = [v * 1.3 * w for v, w in zip(ROUND_LEVELS, wiggles, strict=True)]
+    candidate = [v * 1.3 * w for v, w in zip(ROUND_LEVELS, WIGGLES, strict=True)]
     unpaired = compare_metric(METRICS["p99"], baseline, candidate, 0.10)
     pairs = list(zip(baseline, candidate, strict=True))
-    paired = compare_metric(METRICS["p99"], baseline, candidate, 0.10, pairs)
-    assert unpaired.verdict == SAME  # round-to-round spread hides it
-    assert paired.verdict == WORSE and paired.paired_rounds == 5
-    assert paired.ci_low is not None and 1.25 < paired.ci_low <= 1.3 <= paired.ci_high < 1.35
+    row = compare_metric(METRICS["p99"], baseline, candidate, 0.10, pairs)
+    assert unpaired.verdict == SAME and unpaired.method == UNPAIRED  # rounds' spread hides it
+    assert row.verdict == WORSE and row.paired_rounds == 8 and row.method == PAIRED
+    by_rounds = paired_ratio(pairs)  # the Hodges-Lehmann point and its signed-rank interval
+    assert by_rounds is not None
+    assert (row.ratio, row.ci_low, row.ci_high) == (by_rounds.ratio, by_rounds.low, by_rounds.high)
+    assert row.ci_low is not None and 1.25 < row.ci_low <= 1.3 <= row.ci_high < 1.35
+    assert row.pairs == pairs and row.confidence == 0.95
+
+
+def test_the_interval_is_asked_at_the_confidence_given() -> None:
+    pairs = [(v, v * 1.3 * w) for v, w in zip(ROUND_LEVELS, WIGGLES, strict=True)]
+    baseline, candidate = [b for b, _ in pairs], [c for _, c in pairs]
+    row = compare_metric(METRICS["p99"], baseline, candidate, 0.10, pairs, confidence=0.90)
+    narrower = paired_ratio(pairs, 0.90)
+    assert narrower is not None and row.confidence == 0.90
+    assert (row.ci_low, row.ci_high) == (narrower.low, narrower.high)
+    wider = compare_metric(METRICS["p99"], baseline, candidate, 0.10, pairs)
+    assert wider.ci_low is not None and row.ci_low is not None and wider.ci_low < row.ci_low
 
 
 def test_paired_rounds_of_the_same_config_call_nothing() -> None:
     baseline = list(ROUND_LEVELS)
-    candidate = [v * w for v, w in zip(ROUND_LEVELS, [1.03, 0.97, 1.02, 0.99, 1.01], strict=True)]
+    wobble = [1.03, 0.97, 1.02, 0.99, 1.01, 0.98, 1.0, 1.02]
+    candidate = [v * w for v, w in zip(ROUND_LEVELS, wobble, strict=True)]
     row = compare_metric(
         METRICS["p99"], baseline, candidate, 0.05, list(zip(baseline, candidate, strict=True))
     )
-    assert row.verdict == SAME and row.ci_low is not None and row.ci_low < 1 < row.ci_high
+    assert row.verdict == SAME and row.method == PAIRED
+    assert row.ci_low is not None and row.ci_high is not None and row.ci_low < 1 < row.ci_high
 
 
 def test_values_pair_by_round_and_skip_rounds_one_side_lost() -> None:
@@ -102,8 +122,12 @@ def test_values_pair_by_round_and_skip_rounds_one_side_lost() -> None:
 
 
 def test_too_few_paired_rounds_fall_back_to_the_unpaired_interval() -> None:
-    row = compare_metric(METRICS["p99"], [10.0, 11.0], [13.0, 14.0], 0.05, [(10.0, 13.0)])
-    assert row.paired_rounds == 0 and row.ratio == pytest.approx(13.5 / 10.5)
+    baseline, candidate = ROUND_LEVELS[:5], [v * 1.3 for v in ROUND_LEVELS[:5]]
+    pairs = list(zip(baseline, candidate, strict=True))  # one round short of a paired interval
+    row = compare_metric(METRICS["p99"], baseline, candidate, 0.05, pairs)
+    assert row.paired_rounds == 0 and row.method == UNPAIRED and row.pairs == pairs
+    assert row.ratio == pytest.approx(1.3)  # of the medians
+    assert (row.ci_low, row.ci_high) == ratio_interval(baseline, candidate)
 
 
 def test_each_round_rotates_which_side_runs_first() -> None:

@@ -15,6 +15,7 @@ from veltrix_bench.load.hlog import LATENCY_LOG, SERVICE_LOG
 from veltrix_bench.load.protocol import Final, Ready, Tick
 from veltrix_bench.load.scenario import load_scenario
 from veltrix_bench.load.spec import EVENT_TYPES, LoadSpec
+from veltrix_bench.run.generator_process import GeneratorProcess
 
 pytestmark = pytest.mark.slow
 
@@ -103,3 +104,29 @@ def test_a_closed_run_measures_latency_as_service_time(
     assert final.requests.total == final.started == final.scheduled > 0
     assert final.late_starts.in_flight_cap == final.late_starts.generator == 0
     assert final.latency_ms == final.service_time_ms
+
+
+def test_a_generator_started_before_its_spec_waits_for_it_and_ends_without_one(
+    engine_factory: EngineFactory, tmp_path: Path
+) -> None:
+    """vbench starts the generator while the engine starts (it imports meanwhile) and gives it
+    the spec's path on stdin; a run that stops first closes stdin, and it ends, loading nothing."""
+    unused = GeneratorProcess(tmp_path / "unused.log")
+    waiting = GeneratorProcess(tmp_path / "load.log")
+    try:
+        time.sleep(0.5)
+        assert unused.alive() and waiting.alive()  # each waits for a spec
+        unused.interrupt()
+        assert generator_output(unused, timeout=30) == (0, [])
+
+        engine = engine_factory("tuned", world=WORLD)
+        spec_path = tmp_path / "spec.json"
+        spec_path.write_text(spec_for(engine.url, tmp_path, rate=50, duration_s=1).to_json())
+        waiting.load(spec_path)
+        code, lines = generator_output(waiting)
+        assert code == 0 and isinstance(lines[0], Ready) and isinstance(lines[-1], Final)
+        assert lines[-1].requests.total > 0
+    finally:
+        for process in (unused, waiting):
+            process.interrupt()
+            process.wait(10)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hdrh.log import HistogramLogReader
 
-from veltrix_bench.hdr import HIGHEST_US, new_histogram, values_at_percentiles
+from veltrix_bench.hdr import HIGHEST_US, mean_value, new_histogram, values_at_percentiles
 from veltrix_bench.load.arrival import LateCause
 from veltrix_bench.load.hlog import LATENCY_LOG, SERVICE_LOG, WindowLogs
 from veltrix_bench.load.recorder import Outcome, Recorder, _clamp_us, outcome_of, record_all
@@ -207,6 +207,17 @@ def test_percentiles_from_one_numpy_pass_match_the_librarys_walk() -> None:
             histogram.record_value(max(1, int(rng.lognormvariate(rng.uniform(3, 14), 1.5))))
         expected = [histogram.get_value_at_percentile(p) for p in wanted]
         assert values_at_percentiles(histogram, wanted) == expected
+
+
+def test_the_mean_from_the_recorded_buckets_is_the_librarys_to_the_last_bit() -> None:
+    rng = random.Random(5)
+    for count in (0, 1, 2, 7, 100, 5_000):
+        histogram = new_histogram()
+        for _ in range(count):
+            histogram.record_value(max(1, int(rng.lognormvariate(rng.uniform(3, 14), 1.5))))
+        if count == 7:
+            histogram.record_value(HIGHEST_US)  # the top bucket too
+        assert mean_value(histogram) == histogram.get_mean_value()
 
 
 def test_recording_a_batch_is_exactly_recording_each_value() -> None:

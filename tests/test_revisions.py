@@ -176,7 +176,7 @@ def test_a_commit_that_slows_the_handler_fails_the_gate_and_a_revision_passes_ag
     slow = commit_of(repo, "HEAD", "x")
     short = [
         "--config", "tuned", "--scenario", "smoke", "--rate", "200", "--duration", "3s",
-        "--trials", "3", "--max-regression", "p50=100%", "--cache-dir", str(tmp_path / "cache"),
+        "--trials", "6", "--max-regression", "p50=100%", "--cache-dir", str(tmp_path / "cache"),
     ]  # fmt: skip
 
     # the candidate is the working tree: the slow commit, checked out

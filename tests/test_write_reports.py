@@ -41,3 +41,17 @@ def test_lenient_writes_a_summary_that_says_what_it_lacks(cut_log_run: RunDir) -
     assert read_record(cut_log_run.path).status == "failed"
     on_disk = json.loads(cut_log_run.summary.read_text())
     assert on_disk["status"] == "failed" and on_disk["requests"]["total"] == 180
+
+
+def test_a_gate_trial_skips_report_html_and_vbench_report_writes_it_later(
+    tmp_path: Path,
+) -> None:
+    run_dir = RunDir(Path(shutil.copytree(GOLDEN_RUN, tmp_path / "run")))
+    (run_dir.path / "report.html").unlink(missing_ok=True)
+    without = write_reports(run_dir, lenient=True, html=False)
+    assert not (run_dir.path / "report.html").exists()
+    assert (run_dir.path / "report.md").exists()
+    summary_text = run_dir.summary.read_text()
+    assert write_reports(run_dir) == without  # the same summary, and now the page
+    assert run_dir.summary.read_text() == summary_text
+    assert "<html" in (run_dir.path / "report.html").read_text()

@@ -39,3 +39,21 @@ def values_at_percentiles(histogram: HdrHistogram, wanted: Sequence[float]) -> l
             else histogram.get_lowest_equivalent_value(value)
         )
     return values
+
+
+def mean_value(histogram: HdrHistogram) -> float:
+    """What HdrHistogram's get_mean_value answers, from the recorded buckets alone.
+
+    The library walks every bucket up to the largest value in Python (~0.1-0.6 s for one
+    trial's histogram); the figures of a run need four of them between its window and its
+    summary. The sum is of integers, as the library's, so the answer is the same float.
+    """
+    total = histogram.get_total_count()
+    if total == 0:
+        return 0.0
+    counts = np.ctypeslib.as_array(histogram.counts)[: histogram.counts_len]
+    weighted = 0
+    for index in np.flatnonzero(counts).tolist():
+        value = histogram.get_highest_equivalent_value(histogram.get_value_from_index(index))
+        weighted += int(counts[index]) * histogram._hdr_median_equiv_value(value)
+    return float(weighted) / total

@@ -1,12 +1,13 @@
-"""Side-by-side statistics of trials: medians, ratio, bootstrap CI of the ratio, Mann-Whitney U.
+"""Side-by-side statistics of trials: medians, ratio and its confidence interval, Mann-Whitney U.
 
 A difference is called only when the whole confidence interval of the ratio lies beyond the
 noise threshold; otherwise the verdict is "no difference called".
 
-Trials run interleaved (A B A B ...) are paired by round: the ratio is then the median of the
-per-round ratios and its interval a bootstrap over rounds. On a shared machine whole rounds
-run faster or slower together (measured here: per-trial p99 varied 13% between rounds while
-the A/A ratio within a round varied ~4%), and pairing takes that common part out.
+Trials run interleaved (A B, B A ...) are paired by round: the ratio is then the Hodges-Lehmann
+estimate over rounds with its exact signed-rank interval (`analysis.paired`). On a shared machine
+whole rounds run faster or slower together (measured here: per-trial p99 varied 13% between
+rounds while the A/A ratio within a round varied ~4%), and pairing takes that common part out.
+Without enough paired rounds the ratio is that of the medians, its interval a bootstrap.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
 
+from veltrix_bench.analysis import paired
 from veltrix_bench.analysis.metrics import (
     COMPARED,
     METRICS,
@@ -32,11 +33,14 @@ from veltrix_bench.analysis.metrics import (
 )
 from veltrix_bench.models.summary import Trial
 
-CONFIDENCE = 0.95
+CONFIDENCE = paired.CONFIDENCE
 DEFAULT_THRESHOLD = 0.05
 BOOTSTRAP_RESAMPLES = 4000
 
 BETTER, WORSE, SAME, UNKNOWN = "better", "worse", "no difference called", "insufficient data"
+
+PAIRED = "paired rounds: Hodges-Lehmann, signed-rank interval"
+UNPAIRED = "ratio of medians: percentile bootstrap"
 
 __all__ = [
     "COMPARED", "METRICS", "Metric", "MetricComparison", "compare_metric", "parse_fraction",
@@ -59,7 +63,11 @@ class MetricComparison:
     p_value: float | None
     threshold: float
     verdict: str
-    paired_rounds: int = 0  # > 0: ratio and interval from this many per-round ratios
+    paired_rounds: int = 0  # > 0: ratio and interval from this many paired rounds
+    method: str = UNPAIRED
+    confidence: float = CONFIDENCE  # two-sided; each end is a one-sided bound at (1 + it) / 2
+    pairs: list[tuple[float, float]] = field(default_factory=list)
+    """(baseline, candidate) of each round both sides completed, in round order."""
 
     @property
     def improvement(self) -> float | None:
@@ -77,9 +85,9 @@ def _median_ratio(baseline: np.ndarray, candidate: np.ndarray, axis: int = -1) -
 
 
 def ratio_interval(
-    baseline: list[float], candidate: list[float], seed: int = 0
+    baseline: list[float], candidate: list[float], seed: int = 0, confidence: float = CONFIDENCE
 ) -> tuple[float, float] | None:
-    """95% percentile-bootstrap interval of median(candidate)/median(baseline)."""
+    """Percentile-bootstrap interval of median(candidate)/median(baseline)."""
     if len(baseline) < 2 or len(candidate) < 2:
         return None
     base, cand = np.asarray(baseline, float), np.asarray(candidate, float)
@@ -88,20 +96,13 @@ def ratio_interval(
     if np.all(base == base[0]) and np.all(cand == cand[0]):
         point = float(cand[0] / base[0])
         return point, point  # no spread to resample: the interval is the point
-    return _percentile_bootstrap((base, cand), _median_ratio, seed)
-
-
-def _percentile_bootstrap(
-    samples: tuple[np.ndarray, ...], statistic: Any, seed: int
-) -> tuple[float, float] | None:
-    """95% percentile-bootstrap interval of `statistic` (vectorized), or None if not finite."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # few trials: scipy warns about degenerate resamples
         result = stats.bootstrap(
-            samples,
-            statistic,
+            (base, cand),
+            _median_ratio,
             n_resamples=BOOTSTRAP_RESAMPLES,
-            confidence_level=CONFIDENCE,
+            confidence_level=confidence,
             method="percentile",
             vectorized=True,
             random_state=np.random.default_rng(seed),
@@ -112,22 +113,6 @@ def _percentile_bootstrap(
     return float(low), float(high)
 
 
-MIN_PAIRED_ROUNDS = 3
-
-
-def paired_ratio_interval(
-    pairs: list[tuple[float, float]], seed: int = 0
-) -> tuple[float, tuple[float, float] | None] | None:
-    """(median of candidate/baseline per round, its 95% percentile-bootstrap interval)."""
-    ratios = np.asarray([c / b for b, c in pairs if b > 0], float)
-    if len(ratios) < MIN_PAIRED_ROUNDS:
-        return None
-    point = float(np.median(ratios))
-    if np.all(ratios == ratios[0]):
-        return point, (point, point)
-    return point, _percentile_bootstrap((ratios,), np.median, seed)
-
-
 def compare_metric(
     metric: Metric,
     baseline: list[float],
@@ -135,20 +120,24 @@ def compare_metric(
     threshold: float,
     pairs: list[tuple[float, float]] | None = None,
     not_judged: str | None = None,
+    confidence: float = CONFIDENCE,
 ) -> MetricComparison:
-    """`pairs`: (baseline, candidate) values of the same round, when trials were interleaved.
+    """`pairs`: (baseline, candidate) values of the same round, when trials were interleaved;
+    from `paired.MIN_ROUNDS` usable rounds on they give the ratio and its interval.
     `not_judged`: why no difference may be called (too few samples, say): the figures are
-    still computed and the verdict is 'insufficient data'."""
+    still computed and the verdict is 'insufficient data'. `confidence`: of the two-sided
+    interval (a gate asks `paired.ONE_SIDED_95`: only its lower end matters)."""
     base_median = float(np.median(baseline)) if baseline else None
     cand_median = float(np.median(candidate)) if candidate else None
     ratio = None
     if base_median not in (None, 0.0) and cand_median is not None:
         ratio = cand_median / base_median
-    paired = paired_ratio_interval(pairs) if pairs else None
-    if paired is not None:
-        ratio, interval = paired
+    by_rounds = paired.paired_ratio(pairs, confidence) if pairs else None
+    interval: tuple[float, float] | None
+    if by_rounds is not None:
+        ratio, interval = by_rounds.ratio, (by_rounds.low, by_rounds.high)
     else:
-        interval = ratio_interval(baseline, candidate)
+        interval = ratio_interval(baseline, candidate, confidence=confidence)
     p_value = None
     if len(baseline) >= 2 and len(candidate) >= 2 and len(set(baseline) | set(candidate)) > 1:
         p_value = float(stats.mannwhitneyu(baseline, candidate, alternative="two-sided").pvalue)
@@ -177,7 +166,10 @@ def compare_metric(
         p_value=p_value,
         threshold=threshold,
         verdict=verdict,
-        paired_rounds=len(pairs) if paired is not None and pairs else 0,
+        paired_rounds=by_rounds.rounds if by_rounds is not None else 0,
+        method=PAIRED if by_rounds is not None else UNPAIRED,
+        confidence=confidence,
+        pairs=list(pairs or []),
     )
 
 
@@ -229,7 +221,7 @@ def headline(
     )
     if row.ci_low is not None and row.ci_high is not None:
         lo, hi = sorted((1 / row.ci_high, 1 / row.ci_low) if lower else (row.ci_low, row.ci_high))
-        interval = f"95% CI {lo:.2f}-{hi:.2f}x, {each}"
+        interval = f"{row.confidence:.0%} CI {lo:.2f}-{hi:.2f}x, {each}"
     else:
         interval = f"no interval, {each}"
     called = "" if row.verdict in (BETTER, WORSE) else f"; {row.verdict}"

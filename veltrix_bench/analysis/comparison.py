@@ -8,6 +8,7 @@ from pathlib import Path
 from veltrix_bench.analysis.compare import (
     COMPARED,
     DEFAULT_THRESHOLD,
+    MetricComparison,
     compare_sides,
     headline,
 )
@@ -23,6 +24,7 @@ from veltrix_bench.models.comparison import (
 from veltrix_bench.models.summary import Trial
 
 HEADLINE_METRIC = "p99"
+ROW_FIELDS = frozenset(MetricRow.__struct_fields__)
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ def build_comparison(
                 baseline=baseline.name,
                 candidate=candidate.name,
                 headline=headline(baseline.name, candidate.name, by_name[HEADLINE_METRIC], trials),
-                metrics=[MetricRow(**asdict(row), improvement=row.improvement) for row in rows],
+                metrics=[_row(row) for row in rows],
             )
         )
     return Comparison(
@@ -72,6 +74,12 @@ def build_comparison(
         ],
         comparisons=pairs,
     )
+
+
+def _row(row: MetricComparison) -> MetricRow:
+    """comparison.json's row: the figures, not the rounds behind them (their trials are listed)."""
+    figures = {name: value for name, value in asdict(row).items() if name in ROW_FIELDS}
+    return MetricRow(**figures, improvement=row.improvement)
 
 
 def _lost_events(trials: list[Trial]) -> int:

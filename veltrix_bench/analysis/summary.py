@@ -94,6 +94,7 @@ def build_summary(
         invariants_not_applicable=not_applicable,
         warnings=warnings,
         thresholds=list(record.thresholds),
+        interleaved=record.interleaved,
     )
 
 

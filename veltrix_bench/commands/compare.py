@@ -24,7 +24,7 @@ from veltrix_bench.writable import writable_dir
 class CompareOptions:
     sides: list[str]
     scenario: str = "steady"
-    trials: int = 5
+    trials: int = 6  # the fewest rounds with a paired interval (analysis.paired.MIN_ROUNDS)
     profiled_trials: int = 1
     rate: float | None = None
     duration: str | None = None

@@ -36,8 +36,8 @@ class GateOptions:
     baseline: str | None = None
     candidate: str | None = None
     max_regression: list[str] = field(default_factory=list)
-    scenario: str = "smoke"
-    trials: int = 8
+    scenario: str = "gate"
+    trials: int = 24  # paired rounds; why: scenarios/gate.toml
     duration: str | None = None
     rate: float | None = None
     junit: Path | None = None
@@ -91,15 +91,19 @@ def gate(options: GateOptions, console: Console) -> GateOutcome:
     if regression:
         base_runs = _summaries_of(baseline, "baseline")
         cand_runs = _summaries_of(candidate, "candidate")
+        if base_runs and cand_runs and not _same_dir(baseline, candidate):
+            # rounds of two gates or comparisons did not run together: nothing pairs them
+            base_runs, cand_runs = _unpaired(base_runs), _unpaired(cand_runs)
         if (base_runs is None) != (cand_runs is None):
             raise UsageError("--baseline and --candidate must both be configs or both dirs")
         if base_runs is not None and by_engine:
             raise UsageError("finished runs are gated as they are: no engine commands or revisions")
         out = writable_dir(options.out, "--out")
         if base_runs is None or cand_runs is None:
+            _warn_of_few_rounds(options.trials, console)
             trial = RunOptions(
                 scenario=options.scenario, rate=options.rate, duration_s=duration_s,
-                engine_timeout_s=engine_timeout_s,
+                engine_timeout_s=engine_timeout_s, report_html=False,
             )  # fmt: skip
             configs = [baseline or options.engines.config, candidate or options.engines.config]
             for config in configs:
@@ -164,6 +168,27 @@ def _summaries_of(path_or_config: str | None, side: str) -> list[Trial] | None:
         return None
     path = Path(path_or_config)
     return finished_trials(path, side) if path.is_dir() else None
+
+
+def _warn_of_few_rounds(rounds: int, console: Console) -> None:
+    from veltrix_bench.analysis.paired import ONE_SIDED_95, ROUNDS_ONE_ODD_CANNOT_END
+
+    enough = ROUNDS_ONE_ODD_CANNOT_END[ONE_SIDED_95]
+    if rounds < enough:
+        console.print(
+            f"[yellow]vbench: {rounds} rounds: one odd round (a trial that hit a long stall) "
+            f"can decide the verdict; {enough} or more cannot be swayed by one[/]"
+        )
+
+
+def _same_dir(baseline: str | None, candidate: str | None) -> bool:
+    if baseline is None or candidate is None:
+        return False
+    return Path(baseline).resolve() == Path(candidate).resolve()
+
+
+def _unpaired(trials: list[Trial]) -> list[Trial]:
+    return [Trial(trial.summary) for trial in trials]
 
 
 def gate_a_run(

@@ -1,4 +1,6 @@
-"""The load generator process: `python -m veltrix_bench.load.generator SPEC.json`.
+"""The load generator process: `python -m veltrix_bench.load.generator SPEC.json`, or with `-`
+for SPEC.json: the spec's path then comes as one line on stdin, so that the process can start
+(and import gevent and Locust) before its spec is known; end of input without one ends it.
 
 Locust runs embedded. The process reads the spec and runs one load window over its shares:
 one share on Locust's local runner, or (more processes, or workers from elsewhere) a share
@@ -18,6 +20,8 @@ monkey.patch_all()
 import logging
 import sys
 from pathlib import Path
+
+import gevent
 
 from veltrix_bench.errors import RunFailed
 from veltrix_bench.load.local import LocalShares
@@ -43,12 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = sys.stderr
     stop = start_process()
     if len(args) != 1:
-        out.emit(Error(message="usage: python -m veltrix_bench.load.generator SPEC.json"))
+        out.emit(Error(message="usage: python -m veltrix_bench.load.generator SPEC.json|-"))
         return 1
+    spec_path = args[0] if args[0] != "-" else _path_on_stdin(stop)
+    if spec_path is None:
+        return 0  # stopped before a load was given: nothing ran, nothing to say
     try:
-        spec = LoadSpec.from_json(Path(args[0]).read_bytes())
+        spec = LoadSpec.from_json(Path(spec_path).read_bytes())
     except (OSError, ValueError) as exc:
-        out.emit(Error(message=f"cannot read load spec {args[0]}: {exc}"))
+        out.emit(Error(message=f"cannot read load spec {spec_path}: {exc}"))
         return 1
     raise_open_file_limit(spec)
     try:
@@ -59,6 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         log.exception("generator failed")
         out.emit(Error(message=f"generator failed: {type(exc).__name__}: {exc}"))
     return 1
+
+
+def _path_on_stdin(stop: StopRequest) -> str | None:
+    """The first line of stdin, read off the event loop so that a stop request still counts;
+    None at end of input or on a stop."""
+    reading = gevent.get_hub().threadpool.spawn(sys.stdin.readline)
+    gevent.wait([reading, stop.event], count=1)
+    line = reading.get() if reading.ready() and not stop.requested else ""
+    return line.strip() or None
 
 
 def shares_for(spec: LoadSpec, stop: StopRequest, out: LineWriter) -> Shares:

@@ -26,6 +26,12 @@ class RegressionEvidence(msgspec.Struct, frozen=True, kw_only=True):
     paired_rounds: int
     allowed: float
     verdict: str
+    method: str = ""
+    """How the ratio and its interval were reached ("": a gate.json of before it was said)."""
+    confidence: float | None = None
+    """Of the two-sided interval; its lower end is a one-sided bound at (1 + confidence) / 2."""
+    pairs: list[tuple[float, float]] = []
+    """(baseline, candidate) of each paired round, in round order."""
 
 
 class ThresholdCheck(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="threshold"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 from hdrh.histogram import HdrHistogram
 
-from veltrix_bench.hdr import values_at_percentiles
+from veltrix_bench.hdr import mean_value, values_at_percentiles
 
 
 class Latency(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,7 +35,7 @@ def latency_of(histogram: HdrHistogram) -> Latency:
         p99=_ms(p99),
         p999=_ms(p999),
         max=_ms(histogram.get_max_value()),
-        mean=_ms(histogram.get_mean_value()),
+        mean=_ms(mean_value(histogram)),
     )
 
 

@@ -8,6 +8,7 @@ from msgspec import UNSET, UnsetType
 from veltrix_bench.models.engine_stats import StatsAnswer, events_between
 from veltrix_bench.models.generator import GeneratorReport
 from veltrix_bench.models.profiles import CpuBlock, MemoryBlock
+from veltrix_bench.models.summary import TrialPlace
 
 RUNNING = "running"
 COMPLETE = "complete"
@@ -77,6 +78,7 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     invariants_not_applicable: str | None = None
     warnings: list[str] = []
     thresholds: list[str] = []
+    interleaved: TrialPlace | UnsetType = UNSET
     engine_window: EngineWindow | UnsetType = UNSET
     """Absent in records written before it, or when no window opened."""
 

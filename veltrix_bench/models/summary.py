@@ -62,6 +62,17 @@ class EngineBlock(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     """cpu_s per event it acknowledged over the same span, in µs."""
 
 
+class TrialPlace(msgspec.Struct, frozen=True, kw_only=True):
+    """Where an interleaved trial ran among a comparison's or gate's trials, so that its finished
+    directories pair again by round."""
+
+    round: int  # from 0, counted per kind of round
+    profile: list[str] = []  # the kinds profiled in the round ([]: a latency round)
+    position: int  # from 1: the trial ran first, second ... in its round
+    side: str  # the side's name
+    side_index: int  # from 0: the baseline's trials have 0
+
+
 class Summary(msgspec.Struct, frozen=True, kw_only=True):
     schema: str
     run_id: str
@@ -86,6 +97,8 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
     invariants_not_applicable: str | None = None
     warnings: list[str] = []
     thresholds: list[str] = []
+    interleaved: TrialPlace | UnsetType = UNSET
+    """Only in the trials of a comparison or gate (absent, not null, elsewhere)."""
 
     @property
     def complete(self) -> bool:
@@ -102,3 +115,11 @@ class Trial(msgspec.Struct, frozen=True):
 
     summary: Summary
     round: tuple[tuple[str, ...], int] | None = None
+
+    @classmethod
+    def finished(cls, summary: Summary) -> Trial:
+        """A trial read back from its directory, in its round when it ran in one."""
+        place = summary.interleaved
+        if isinstance(place, TrialPlace):
+            return cls(summary, (tuple(place.profile), place.round))
+        return cls(summary)

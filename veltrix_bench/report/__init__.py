@@ -67,9 +67,9 @@ def write_reports(run_dir: RunDir, *, lenient: bool = False, html: bool = True) 
         write_document(run_dir.record, record)
     summary = build_summary(record, latency, service, series)
     write_document(run_dir.summary, summary)
-    spectra = {"intended-time latency": spectrum(latency), "service time": spectrum(service)}
     run_dir.file("report.md").write_text(markdown.render(summary))
     if html:
+        spectra = {"intended-time latency": spectrum(latency), "service time": spectrum(service)}
         run_dir.file("report.html").write_text(html_report.render(summary, series, spectra))
     return summary
 

@@ -41,7 +41,7 @@ def render(comparison: Comparison) -> str:
     lines.append(
         "Ratio = candidate / baseline. A difference is called only when the whole 95% bootstrap "
         "interval of the ratio of medians lies beyond the noise threshold. Trials run as "
-        "interleaved rounds are paired: the ratio is then the median of the per-round ratios "
-        "and its interval a bootstrap over rounds (marked 'paired')."
+        "interleaved rounds are paired (from 6 rounds on): the ratio is then the Hodges–Lehmann "
+        "estimate over rounds and its interval the exact signed-rank one (marked 'paired')."
     )
     return "\n".join(lines) + "\n"

@@ -28,7 +28,7 @@ from veltrix_bench.models.engine_stats import StatsAnswer, events_between, shape
 from veltrix_bench.models.generator import GeneratorReport
 from veltrix_bench.models.profiles import ProfileBlocks
 from veltrix_bench.models.run_record import EngineWindow, PlannedLoad, RunRecord
-from veltrix_bench.models.summary import Summary
+from veltrix_bench.models.summary import Summary, TrialPlace
 from veltrix_bench.profile import ProfileSession
 from veltrix_bench.profile.handler import handler_matcher
 from veltrix_bench.report import write_reports
@@ -70,6 +70,7 @@ class RunOptions:
     engine: EngineCommand | None = None  # None: the embedded reference engine
     engine_timeout_s: float = READY_TIMEOUT_S  # for its ready line
     native: bool = False  # py-spy samples C frames too
+    place: TrialPlace | None = None  # an interleaved trial's round, position and side
     warmup_s: float | None = None  # None: the scenario's (open model)
     drain_s: float | None = None  # None: the scenario's
     report_html: bool = True  # False: summary.json and report.md only (`vbench report` adds it)
@@ -249,6 +250,9 @@ class _Run:
             self.not_applicable = reason
 
     def _start_and_load(self) -> None:
+        # The generator imports gevent and Locust while the engine starts; its spec, which
+        # names the engine's URL, follows once the engine is ready.
+        self.generator = GeneratorProcess(self.run_dir.load_log)
         base_url = self._start_engine()
         if self.stop.received:
             return
@@ -273,7 +277,7 @@ class _Run:
         engine_pid = self.engine.pid if self.engine else self.options.profile_pid
         self.engine_window = EngineWindowProbe(base_url, engine_pid)
         self.monitor.start()
-        self.generator = GeneratorProcess(spec_path, self.run_dir.load_log)
+        self.generator.load(spec_path)
         title = f"{self.scenario.name} on {self.config_name}"
         with LiveView(self.console, title, spec.duration_s, self.options.live_transient) as view:
             view.status("spawning users")
@@ -446,6 +450,7 @@ class _Run:
             memory=profiles.memory if profiles else None,
             cpu=profiles.cpu if profiles else None,
             profiles_skipped=profiles.profiles_skipped if profiles else {},
+            interleaved=self.options.place if self.options.place is not None else msgspec.UNSET,
             engine_window=self._engine_window(),
         )
 
