@@ -128,15 +128,16 @@ def main() -> None:
         "--warmup", type=float, help="seconds left out of the fit (default: 1.5 x map filling)"
     )
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    parser.add_argument("--config", default="tuned", help="preset or TOML file (tuned)")
     args = parser.parse_args()
-    config = load_config("tuned")
+    config = load_config(args.config)
     fill_s = config.storage.recent_results / args.rate
     warmup = args.warmup if args.warmup is not None else min(1.5 * fill_s, args.duration / 2)
     busy_before, began = machine_busy_seconds(), time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        (folder / "tuned.toml").write_text(config.to_toml())
-        engine = start_engine(folder / "tuned.toml", folder / "v.db", folder / "engine.log")
+        (folder / "engine.toml").write_text(config.to_toml())
+        engine = start_engine(folder / "engine.toml", folder / "v.db", folder / "engine.log")
         try:
             asyncio.run(_join_everyone(engine.port))
             run = asyncio.run(_load(engine, args.rate, args.duration))
@@ -146,6 +147,7 @@ def main() -> None:
     rss = run["rss"]
     assert isinstance(rss, list)
     figures = {
+        "config": config.name,
         "rate": args.rate,
         "duration_s": args.duration,
         "warmup_s": warmup,
@@ -159,10 +161,10 @@ def main() -> None:
     }
     achieved, answers, points = figures["achieved_rate"], figures["statuses"], figures["points"]
     table = "\n".join([
-        "| rate | achieved | run | RSS slope after warm-up | 95% CI | RSS range | unbounded map "
-        "would add | machine busy (cores) |",
-        "|---:|---:|---:|---:|---|---|---:|---:|",
-        f"| {args.rate:,.0f}/s | {achieved:,.0f}/s | {args.duration:g} s | "
+        "| config | rate | achieved | run | RSS slope after warm-up | 95% CI | RSS range "
+        "| unbounded map would add | machine busy (cores) |",
+        "|---|---:|---:|---:|---:|---|---|---:|---:|",
+        f"| {config.name} | {args.rate:,.0f}/s | {achieved:,.0f}/s | {args.duration:g} s | "
         f"{figures['slope_mb_per_min']:+.3f} MB/min | {figures['ci95_low']:+.3f} .. "
         f"{figures['ci95_high']:+.3f} | {figures['rss_min_mb']:.1f} .. "
         f"{figures['rss_max_mb']:.1f} MB | ~{figures['unbounded_mb_per_min']:.0f} MB/min | "
@@ -170,7 +172,7 @@ def main() -> None:
     ])  # fmt: skip
     with transcript() as printed:
         print(
-            f"tuned at {args.rate:g}/s for {args.duration:g} s (achieved {achieved:.0f}/s, "
+            f"{config.name} at {args.rate:g}/s for {args.duration:g} s (achieved {achieved:.0f}/s, "
             f"answers {answers}); fit after {warmup:g} s over {points} points:\n"
             f"  RSS slope {figures['slope_mb_per_min']:+.3f} MB/min "
             f"(95% CI {figures['ci95_low']:+.3f} .. {figures['ci95_high']:+.3f}), "

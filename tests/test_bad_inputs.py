@@ -52,6 +52,13 @@ CASES = {
     "--handler not a regex": Case("run --profile cpu --handler (", 2, "--handler '('"),
     "--rate not a number": Case("run --rate fast", 2, "--rate"),
     "--processes zero": Case("run --processes 0", 2, "--processes"),
+    "--processes 100000": Case("run --processes 100000", 2, "--processes 100000: from 1 to 64"),
+    "--expect-workers huge": Case("run --expect-workers 100000", 2, "--expect-workers 100000"),
+    "--master-port too large": Case("run --master-port 99999", 2, "--master-port 99999"),
+    "--master-bind not an address": Case("run --master-bind junk", 2, "--master-bind 'junk'"),
+    "remote workers, embedded engine": Case(
+        "run --expect-workers 1 --master-bind 0.0.0.0", 2, "--target http://ADDR:P"
+    ),
     "--users 1e11": Case("run --users 1e11", 2, "--users"),
     "--rate with --users": Case("run --rate 5 --users 3", 2, "exclude each other"),
     "an unknown option": Case("run --speed 3", 2, "--speed"),

@@ -8,6 +8,7 @@ number under a bound that says why; the files and the command-line options share
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import resource
@@ -140,3 +141,34 @@ def check_users_fit(users: int, processes: int, what: str) -> None:
             f"{what}: {per_process:,} users per generator process{spread}, more than the "
             f"{limit:,} one can hold ({why}); use fewer, or more processes (--processes N)"
         )
+
+
+MAX_LOCAL_PROCESSES = 64
+LOCAL_PROCESSES_WHY = "each is a Python process of ~60 MB; beyond the cores they only contend"
+MAX_REMOTE_WORKERS = 1_000
+REMOTE_WORKERS_WHY = "the master merges every worker's histograms each second"
+
+
+def check_generator_processes(
+    processes: int, expect_workers: int, master_bind: str, master_port: int | None
+) -> None:
+    """The distributed-run options, before anything starts (ConfigError naming the option)."""
+    if not 1 <= processes <= MAX_LOCAL_PROCESSES:
+        raise ConfigError(
+            f"--processes {processes}: from 1 to {MAX_LOCAL_PROCESSES} ({LOCAL_PROCESSES_WHY})"
+        )
+    if not 0 <= expect_workers <= MAX_REMOTE_WORKERS:
+        raise ConfigError(
+            f"--expect-workers {expect_workers}: from 0 to {MAX_REMOTE_WORKERS} "
+            f"({REMOTE_WORKERS_WHY})"
+        )
+    if master_port is not None and not 1 <= master_port <= 65_535:
+        raise ConfigError(f"--master-port {master_port}: a port is a number from 1 to 65535")
+    if master_bind not in ("*", "0.0.0.0", "::"):
+        try:
+            ipaddress.ip_address(master_bind)
+        except ValueError:
+            raise ConfigError(
+                f"--master-bind '{master_bind}': expected an IP address of this machine "
+                "(127.0.0.1, 10.0.0.5, ::1) or 0.0.0.0 for every interface"
+            ) from None

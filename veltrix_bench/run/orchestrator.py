@@ -19,6 +19,7 @@ from veltrix_bench.analysis.timeseries import TICK_COLUMNS, write_timeseries
 from veltrix_bench.engine.config import load_config
 from veltrix_bench.engine.process import EngineDidNotStart, EngineProcess
 from veltrix_bench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, RunFailed, UsageError
+from veltrix_bench.load.bounds import check_generator_processes
 from veltrix_bench.load.protocol import Error, Final, Ready, Tick
 from veltrix_bench.load.scenario import Scenario, load_scenario
 from veltrix_bench.load.spec import LoadSpec
@@ -38,7 +39,7 @@ from veltrix_bench.run.generator_process import GeneratorProcess
 from veltrix_bench.run.live import LiveView
 from veltrix_bench.run.monitor import EngineMonitor, EngineSample, fetch
 from veltrix_bench.run.stop import StopSignal
-from veltrix_bench.run.target import check_target
+from veltrix_bench.run.target import check_target, is_loopback
 from veltrix_bench.rundir import RunDir, new_run_dir
 
 READY_TIMEOUT_S = 60.0
@@ -99,6 +100,15 @@ def prepare(options: RunOptions) -> tuple[Scenario, str | None]:
         raise UsageError("--target loads a running engine; --engine-cmd starts one: not both")
     if target is None:
         load_config(options.config)
+    check_generator_processes(
+        options.processes, options.expect_workers, options.master_bind, options.master_port
+    )
+    if options.expect_workers and target is None and not is_loopback(options.master_bind):
+        raise UsageError(
+            "--expect-workers with --master-bind: workers on other machines must reach the "
+            "engine, and an engine vbench starts listens on 127.0.0.1; start one with `vbench "
+            "engine serve --host ADDR --port P` and pass --target http://ADDR:P --allow-remote"
+        )
     if options.handler is not None:  # read only when the profiles render, after the load
         handler_matcher(options.handler)
     load_spec(options, scenario, "http://127.0.0.1:1", Path("."), "check")
@@ -234,6 +244,9 @@ class _Run:
             self._fail(status.FAILED, failure.message)
         except RunFailed as failure:
             self._fail(status.FAILED, failure.message)
+        except Exception as bug:  # not the user's doing: the record says so, the traceback too
+            self._fail(status.FAILED, f"vbench failed: {type(bug).__name__}: {bug}")
+            raise
         finally:
             self._stop_children()
             if self.stop.received:  # also a signal after the load, while children stop
@@ -416,7 +429,12 @@ class _Run:
             return ProfileBlocks()
         self.console.print("vbench: rendering profiles")
         events = events_between(self.stats_before, self.stats_after)
-        blocks = self.session.finish(events.acknowledged if events else None).summary_blocks()
+        try:
+            blocks = self.session.finish(events.acknowledged if events else None).summary_blocks()
+        except Exception as bug:  # a bug: its traceback, and the run's figures still written
+            self.console.print_exception()
+            self._fail(status.FAILED, f"rendering the profiles failed: {type(bug).__name__}: {bug}")
+            return ProfileBlocks()
         for kind, reason in blocks.profiles_skipped.items():
             self.console.print(f"[yellow]vbench: {kind} profile skipped: {escape(reason)}[/]")
         return blocks

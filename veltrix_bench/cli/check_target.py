@@ -1,5 +1,4 @@
-"""`vbench check-target URL`: the command's declaration (cli.py adds it to vbench, whose error
-boundary covers it like every other command)."""
+"""`vbench check-target URL`: an engine checked against the contract, one row per check."""
 
 from __future__ import annotations
 
@@ -9,11 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-check_target_app = typer.Typer()
-Opt = typer.Option
+from veltrix_bench.cli.app import Opt, app
 
 
-@check_target_app.command("check-target")
+@app.command("check-target")
 def check_target_command(
     url: Annotated[str, typer.Argument(help="The engine to check, e.g. http://127.0.0.1:8080.")],
     allow_remote: Annotated[bool, Opt("--allow-remote", help="Allow a non-loopback URL.")] = False,

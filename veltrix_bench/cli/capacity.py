@@ -1,5 +1,4 @@
-"""`vbench capacity CONFIG...`: the command's declaration (cli.py adds it to vbench, whose error
-boundary covers it like every other command)."""
+"""`vbench capacity CONFIG...`: the highest rate each config sustains within its objectives."""
 
 from __future__ import annotations
 
@@ -9,16 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from veltrix_bench.cli_options import engine_options
+from veltrix_bench.cli.app import Opt, app, finish
+from veltrix_bench.cli.options import engine_options
 
 if TYPE_CHECKING:
     from veltrix_bench.commands.engines import EngineOptions
 
-capacity_app = typer.Typer()
-Opt = typer.Option
 
-
-@capacity_app.command("capacity")
+@app.command("capacity")
 @engine_options("capacity")
 def capacity_command(
     engines: EngineOptions,
@@ -55,5 +52,4 @@ def capacity_command(
     )  # fmt: skip
     done = capacity(options, console)
     print_capacity(console, done.result)
-    print(done.capacity_dir)  # the last line: the directory, for scripts to pick up
-    raise typer.Exit(done.exit_code)
+    finish(done.capacity_dir, done.exit_code)

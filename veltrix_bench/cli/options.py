@@ -106,7 +106,7 @@ def engine_options(kind: Kind) -> Callable[[Command], Command]:
 
 
 def _evaluated(annotation: Any, command: Callable[..., Any]) -> Any:
-    """An annotation as Typer must see it (cli.py's are strings: `from __future__`)."""
+    """An annotation as Typer must see it (the cli modules' are strings: `from __future__`)."""
     if not isinstance(annotation, str):
         return annotation
     return eval(annotation, command.__globals__)  # what inspect.signature(eval_str=True) does
