@@ -67,10 +67,13 @@ class HttpConfig(_Section):
 
 class RuntimeConfig(_Section):
     # "quiet": once started, freeze the heap, collect gen0 every gen0_threshold net
-    # allocations (of tracked objects) and gen0+gen1 once a second; a full collection only
-    # after the peak RSS grew by 256 MB
+    # allocations (of tracked objects) and gen0+gen1 once a second; a full collection every
+    # full_every_s, and whenever the peak RSS grew by 256 MB
     gc: Literal["default", "quiet"] = "default"
     gen0_threshold: int = Field(50_000, ge=100, le=10_000_000)
+    # "quiet": a full collection this often (0: only past the growth margin); it frees the
+    # cyclic garbage the young collections promote, walking only what was made after start-up
+    full_every_s: float = Field(60.0, ge=0, le=86_400)
 
 
 class WorldConfig(_Section):

@@ -325,10 +325,13 @@ def _stall_periodically(loop: asyncio.AbstractEventLoop, stall_s: float, every_s
     loop.call_at(first, stall, first)
 
 
-def _keep_collector_quiet(loop: asyncio.AbstractEventLoop, gen0_threshold: int) -> None:
+def _keep_collector_quiet(
+    loop: asyncio.AbstractEventLoop, gen0_threshold: int, full_every_s: float
+) -> None:
     """Runtime knob gc = "quiet": freeze the start-up heap (world, restored game state) now,
-    then collect the young generations once a second (see veltrix_bench/quietgc.py)."""
-    collector = QuietCollector(gen0_threshold, young_on_check=True)
+    then collect the young generations once a second and everything every `full_every_s`
+    (see veltrix_bench/quietgc.py)."""
+    collector = QuietCollector(gen0_threshold, young_on_check=True, full_every_s=full_every_s)
     collector.quiet()
 
     def check() -> None:
@@ -366,7 +369,7 @@ async def serve(config: EngineConfig, host: str, port: int, db_path: Path) -> in
     stop = asyncio.Event()
     engine.pipeline.on_failure = stop.set
     if config.runtime.gc == "quiet":
-        _keep_collector_quiet(loop, config.runtime.gen0_threshold)
+        _keep_collector_quiet(loop, config.runtime.gen0_threshold, config.runtime.full_every_s)
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     faults = config.faults
