@@ -52,7 +52,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 engine_app = typer.Typer(help="The embedded reference engine.", no_args_is_help=True)
-app.add_typer(engine_app, name="engine")
+# the panels of `vbench --help`, in the order the commands are declared
+MEASURE, DIRECTORIES, MORE, ENGINES = "Measure", "Run directories", "More", "Engines"
+app.add_typer(engine_app, name="engine", rich_help_panel=ENGINES)
 err = Console(stderr=True, soft_wrap=True)
 Opt = typer.Option
 Reports = Annotated[Path, Opt("--out", help="Parent folder of what the command writes.")]

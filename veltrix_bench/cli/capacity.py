@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from veltrix_bench.cli.app import Opt, app, finish
+from veltrix_bench.cli.app import MEASURE, Opt, app, finish
 from veltrix_bench.cli.options import engine_options
 
 if TYPE_CHECKING:
     from veltrix_bench.commands.engines import EngineOptions
 
 
-@app.command("capacity")
+@app.command("capacity", rich_help_panel=MEASURE)
 @engine_options("capacity")
 def capacity_command(
     engines: EngineOptions,

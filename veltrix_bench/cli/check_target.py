@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from veltrix_bench.cli.app import Opt, app
+from veltrix_bench.cli.app import ENGINES, Opt, app
 
 
-@app.command("check-target")
+@app.command("check-target", rich_help_panel=ENGINES)
 def check_target_command(
     url: Annotated[str, typer.Argument(help="The engine to check, e.g. http://127.0.0.1:8080.")],
     allow_remote: Annotated[bool, Opt("--allow-remote", help="Allow a non-loopback URL.")] = False,

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from veltrix_bench.cli.app import Opt, Reports, app, finish
+from veltrix_bench.cli.app import MEASURE, Opt, Reports, app, finish
 from veltrix_bench.cli.options import engine_options
 
 if TYPE_CHECKING:
     from veltrix_bench.commands.engines import EngineOptions, GateEngines
 
 
-@app.command("compare")
+@app.command("compare", rich_help_panel=MEASURE)
 @engine_options("compare")
 def compare_command(
     engines: EngineOptions,
@@ -47,7 +47,7 @@ def compare_command(
     finish(done.compare_dir, done.exit_code)
 
 
-@app.command("gate")
+@app.command("gate", rich_help_panel=MEASURE)
 @engine_options("gate")
 def gate_command(
     engines: GateEngines,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from veltrix_bench.cli.app import Opt, app, engine_app, err, finish
+from veltrix_bench.cli.app import DIRECTORIES, MEASURE, MORE, Opt, app, engine_app, err, finish
 from veltrix_bench.cli.options import engine_options
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def engine_serve(
     raise typer.Exit(serve(config, host, port, db))
 
 
-@app.command("run")
+@app.command("run", rich_help_panel=MEASURE)
 @engine_options("run")
 def run_command(
     engines: EngineOptions,
@@ -78,27 +78,7 @@ def run_command(
     finish(done.run.run_dir.path, done.exit_code)
 
 
-@app.command("worker")
-def worker_command(
-    master: Annotated[str, Opt(help="HOST:PORT of the master (`vbench run --expect-workers`).")],
-) -> None:
-    """Run one load generator worker for a master on another machine, until it says quit."""
-    from veltrix_bench.commands.worker import worker
-
-    raise typer.Exit(worker(master))
-
-
-@app.command("scenarios")
-def scenarios_command() -> None:
-    """List the bundled scenarios, one line each."""
-    from veltrix_bench.commands.scenarios import scenarios
-    from veltrix_bench.report.console import scenario_line
-
-    for item in scenarios():
-        print(scenario_line(item))
-
-
-@app.command("report")
+@app.command("report", rich_help_panel=DIRECTORIES)
 def report_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `vbench run`.")],
 ) -> None:
@@ -109,7 +89,7 @@ def report_command(
     finish(done.report_html, done.exit_code)
 
 
-@app.command("profile")
+@app.command("profile", rich_help_panel=DIRECTORIES)
 def profile_command(
     run_dir: Annotated[Path, typer.Argument(help="A profiled run directory.")],
     handler: Annotated[str | None, Opt(help="Regex of the handler's functions.")] = None,
@@ -121,3 +101,23 @@ def profile_command(
     done = profile(run_dir, handler)
     print_profiles(Console(), done.summary)
     finish(done.report_html, done.exit_code)
+
+
+@app.command("worker", rich_help_panel=MORE)
+def worker_command(
+    master: Annotated[str, Opt(help="HOST:PORT of the master (`vbench run --expect-workers`).")],
+) -> None:
+    """Run one load generator worker for a master on another machine, until it says quit."""
+    from veltrix_bench.commands.worker import worker
+
+    raise typer.Exit(worker(master))
+
+
+@app.command("scenarios", rich_help_panel=MORE)
+def scenarios_command() -> None:
+    """List the bundled scenarios, one line each."""
+    from veltrix_bench.commands.scenarios import scenarios
+    from veltrix_bench.report.console import scenario_line
+
+    for item in scenarios():
+        print(scenario_line(item))
