@@ -22,9 +22,10 @@ from veltrix_bench.load.arrival import ArrivalSchedule, planned_slots
 from veltrix_bench.load.hlog import LATENCY_LOG
 from veltrix_bench.load.merge import ShareTally, merge_interval, merge_results, merged
 from veltrix_bench.load.messages import IntervalReport, Report, ShareResult, pack, unpack
-from veltrix_bench.load.protocol import Error, Final, LateStarts, RequestCounts, Tick
+from veltrix_bench.load.protocol import Error, Final, LateStarts, Line, RequestCounts, Tick
 from veltrix_bench.load.scenario import load_scenario
 from veltrix_bench.load.spec import LoadSpec
+from veltrix_bench.run.generator_process import GeneratorProcess
 
 WORLD = {"hunts": 2, "players": 100, "places_per_hunt": 4, "clues_per_hunt": 3}
 
@@ -155,19 +156,19 @@ def test_two_local_workers_merge_to_exactly_the_sum_of_their_shares(
     assert sum(final.acked_by_type.values()) > 0
 
 
-def _kill_a_worker_mid_run(master_pid: int, after_s: float) -> int:
-    """SIGKILL one of the master's worker processes once the window is running."""
-    master = psutil.Process(master_pid)
+def _kill_a_worker_mid_run(generator: GeneratorProcess, after_ticks: int) -> tuple[int, list[Line]]:
+    """SIGKILL one of the master's worker processes once the window has run `after_ticks`
+    seconds (counted from the generator's own ticks, not a sleep that a slow machine spends
+    importing); the lines read meanwhile are returned for the caller to keep."""
+    read: list[Line] = []
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        workers = master.children()
-        if len(workers) == 2:
-            break
-        time.sleep(0.1)
-    time.sleep(after_s)
-    victim = master.children()[0]
+    while sum(isinstance(line, Tick) for line in read) < after_ticks:
+        line = generator.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        assert line is not None and not isinstance(line, Final), read
+        read.append(line)
+    victim = psutil.Process(generator.process.pid).children()[0]
     victim.send_signal(signal.SIGKILL)
-    return victim.pid
+    return victim.pid, read
 
 
 @pytest.mark.slow
@@ -180,8 +181,9 @@ def test_a_worker_killed_mid_run_is_reported_by_name(
         engine.url, tmp_path, rate=100, duration_s=6, processes=2, on_worker_loss=on_loss
     )
     generator = generator_factory(spec)
-    victim = _kill_a_worker_mid_run(generator.process.pid, after_s=4.0)
-    code, lines = generator_output(generator)
+    victim, before = _kill_a_worker_mid_run(generator, after_ticks=2)
+    code, after = generator_output(generator)
+    lines = before + after
     final = lines[-1]
     assert isinstance(final, Final)
     errors = [line for line in lines if isinstance(line, Error)]

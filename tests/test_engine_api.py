@@ -6,8 +6,9 @@ import asyncio
 import itertools
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 import pytest
@@ -246,6 +247,20 @@ def test_a_request_with_more_events_than_the_queue_holds_gets_413_naming_the_lim
     assert post_events(engine, [join(f"e{i}", i + 1) for i in range(5)])[0] == 200
 
 
+async def _until(
+    session: aiohttp.ClientSession, url: str, done: Callable[[int, Any], bool]
+) -> None:
+    """GET url every 10 ms until done(status, decoded JSON body) says so (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while True:
+        async with session.get(url) as answer:
+            body = await answer.json() if answer.content_type == "application/json" else None
+            if done(answer.status, body):
+                return
+        assert time.monotonic() < deadline, f"{url}: not yet after 10 s"
+        await asyncio.sleep(0.01)
+
+
 def test_shutdown_answers_503_then_exits_0_with_acknowledged_events_committed(
     engine_factory: EngineFactory, tmp_path
 ) -> None:
@@ -256,9 +271,12 @@ def test_shutdown_answers_503_then_exits_0_with_acknowledged_events_committed(
             in_flight = asyncio.ensure_future(
                 session.post(f"{engine.url}/v1/events", json=join("slow", 1))
             )
-            await asyncio.sleep(0.1)
+            # the slow request is inside the engine, then the shutdown has begun: polled,
+            # not slept, so that a busy machine cannot reorder the three
+            await _until(session, f"{engine.url}/v1/stats", lambda status, body: status == 200
+                         and body["requests_in_flight"] >= 1)  # fmt: skip
             engine.process.send_signal(2)
-            await asyncio.sleep(0.1)
+            await _until(session, f"{engine.url}/healthz", lambda status, _: status == 503)
             late = await session.post(f"{engine.url}/v1/events", json=join("late", 2))
             return (await in_flight).status, late.status
 
