@@ -18,7 +18,9 @@ def _ms(value: float | None) -> str:
 
 
 class LiveView:
-    """A rich Live panel on a terminal; one plain line every few seconds elsewhere (CI logs)."""
+    """A rich Live panel on a terminal; one plain line every few seconds elsewhere (CI logs).
+    A transient view (one trial of a search that prints a line per trial) leaves nothing
+    behind: no panel once it ends, and no plain lines at all."""
 
     PLAIN_EVERY_S = 5
 
@@ -50,7 +52,7 @@ class LiveView:
                 transient=self.transient,
             )  # fmt: skip
             self.live.__enter__()
-        else:
+        elif not self.transient:
             self.console.print(f"vbench: {self._status}")
         return self
 
@@ -67,7 +69,7 @@ class LiveView:
         self._status = text
         if self.live is not None:
             self.live.update(self._render())
-        else:
+        elif not self.transient:
             self.console.print(f"vbench: {text}")
 
     def update(self, tick: Tick, engine: EngineSample | None, generator_behind: bool) -> None:
@@ -75,7 +77,7 @@ class LiveView:
         self.figures = self._figures(tick, engine, generator_behind)
         if self.live is not None:
             self.live.update(self._render())
-        elif int(tick.t) % self.PLAIN_EVERY_S == 0:
+        elif not self.transient and int(tick.t) % self.PLAIN_EVERY_S == 0:
             self.console.print(self._plain(tick, engine), highlight=False)
 
     def _figures(self, tick: Tick, engine: EngineSample | None, behind: bool) -> Table:
