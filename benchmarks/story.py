@@ -7,7 +7,7 @@ and prints the story's figures next to the measured ones.
     python -m benchmarks.story [--trials 3] [--duration 30s] [--scenario overload]
                                [--from COMPARE_DIR]
 
-Writes results/story.md (results/story-2k.md for `--scenario overload-2k`) and the same into
+Writes results/story.md (results/story-NAME.md for `--scenario overload-NAME`) and the same into
 benchmarks/README.md's block of that name.
 """
 
@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--duration", default=None, help="override the 30 s window")
     parser.add_argument(
-        "--scenario", default="overload", help="overload, or overload-2k (the incident's rate)"
+        "--scenario", default="overload", help="a scenario (overload: the incident)"
     )
     parser.add_argument("--out", type=Path, default=Path("reports"))
     parser.add_argument("--from", dest="existing", type=Path, default=None)
