@@ -87,6 +87,9 @@ class WorldConfig(_Section):
 
 class FaultConfig(_Section):
     event_delay_ms: float = Field(0.0, ge=0, le=60_000)
+    # CPU spent on the event loop per POST (a busy wait): a handler that got slower. Unlike
+    # the delay, it costs no thread hop, so a fraction of a millisecond is a fine regression.
+    event_cpu_ms: float = Field(0.0, ge=0, le=1_000)
     stall_ms: float = Field(0.0, ge=0, le=60_000)
     stall_every_s: float = Field(0.0, ge=0, le=3600)
     # A commit holding an event whose id starts with this prefix fails (after its rows were

@@ -141,6 +141,13 @@ class EventDelay:
         self._sleepers.shutdown(wait=False)
 
 
+def busy_wait(seconds: float) -> None:
+    """Fault: spend this long on the CPU, holding the event loop (faults.event_cpu_ms)."""
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        pass
+
+
 class Engine:
     """Everything one engine process holds; the routes are its methods."""
 
@@ -161,6 +168,7 @@ class Engine:
         self.requests_in_flight = 0
         delay_ms = config.faults.event_delay_ms
         self.delay = EventDelay(delay_ms) if delay_ms else None  # None: no fault, no hop
+        self.cpu_s = config.faults.event_cpu_ms / 1000
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.config.http.max_body_bytes)
@@ -232,6 +240,8 @@ class Engine:
     async def _post_events(self, events: list[Event], started: float) -> web.Response:
         if self.delay is not None:
             await self.delay.wait()
+        if self.cpu_s:
+            busy_wait(self.cpu_s)
         try:
             results, fresh = await self.pipeline.submit(events)
         except QueueFull:
