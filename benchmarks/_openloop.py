@@ -32,7 +32,7 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Literal, cast
+from typing import Literal, NamedTuple, cast
 
 import msgspec
 import psutil
@@ -45,6 +45,14 @@ from veltrix_bench.models.latency import Latency, latency_of
 ClientKind = Literal["raw", "aiohttp"]
 SEND_TICK_S = 0.001
 GENERATOR_LATE_US = 5_000  # a send this much after its time, with a free connection, is late
+
+
+class HttpRequest(NamedTuple):
+    """A request other than a POST of a body to the run's path: e.g. a GET of a read."""
+
+    method: str
+    path: str
+    body: bytes | None = None
 
 
 def raise_open_file_limit(wanted: int = 20_000) -> int:
@@ -259,9 +267,16 @@ class _RawSender:
         self.late_in_flight_cap = 0
         self.closed = False
 
-    def prepare(self, path: str, body: bytes) -> bytes:
+    def prepare(self, path: str, request: bytes | HttpRequest) -> bytes:
+        body: bytes | None
+        if isinstance(request, HttpRequest):
+            method, path, body = request
+        else:
+            method, body = "POST", request
+        if body is None:
+            return f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode()
         return (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode() + body
 
@@ -360,7 +375,9 @@ class _AiohttpSender:
         self.opened = 0
         self.path = "/"
 
-    def prepare(self, path: str, body: bytes) -> bytes:
+    def prepare(self, path: str, body: bytes | HttpRequest) -> bytes:
+        if isinstance(body, HttpRequest):
+            raise ValueError("the aiohttp client sends POST bodies only; use the raw client")
         self.path = path
         return body
 
@@ -553,7 +570,7 @@ async def run_open_loop(
     host: str,
     port: int,
     path: str,
-    bodies: Sequence[bytes],
+    bodies: Sequence[bytes | HttpRequest],
     rate: float,
     warmup_s: float,
     duration_s: float,
@@ -565,6 +582,8 @@ async def run_open_loop(
     probe: Probe | None = None,
 ) -> OpenLoopResult:
     """Send `bodies[i]` at `start + i / rate` for warmup_s + duration_s; needs that many bodies.
+
+    A body is POSTed to `path`; an `HttpRequest` says its own method and path.
 
     `probe` (e.g. a /metrics poll) is awaited once a second; its figures join that second.
     After the window, unanswered window requests get `grace_s` to answer, then count at

@@ -1,11 +1,13 @@
 """`engine_capacity --agreement`: vbench capacity's answers beside the independent client's.
 
 Runs `vbench capacity PRESET ... --slo 'p99 < 50ms'` as a child process, the way a user does,
-then the independent open-loop client's own capacity search under the same rule — vbench's
-`analysis.capacity.CapacitySearch` (pure: growth, bisection to the resolution), majorities of
-trials decided early, presets interleaved with the first rotating — over the same step and
-warm-up, each trial on a fresh engine (`trial.measure_undisturbed`). Prints each preset's two
-answers and their ratio (target: within 15%), and the wall time of vbench's search (target:
+then the independent open-loop client's own capacity search under the same rule and the same
+traffic (the `steady` scenario's players and world: joins in the run, reads among the
+events) — vbench's `analysis.capacity.CapacitySearch` (pure: growth, bisection to the
+resolution), majorities of trials decided early, presets interleaved with the first
+rotating — over the same step and warm-up, each trial on a fresh engine
+(`trial.measure_undisturbed`). Prints each preset's two answers and their ratio (target:
+within 15%), and the wall time of vbench's search (target:
 at most 10 minutes for default and tuned with the defaults).
 """
 
@@ -52,6 +54,8 @@ class SearchPlan:
     trials: int
     retries: int
     client: ClientKind
+    scenario: str
+    """Both clients play this scenario's players (the yardstick through trial.PlayerTraffic)."""
 
 
 class Answer(msgspec.Struct, frozen=True, kw_only=True):
@@ -88,7 +92,8 @@ class AgreementReport(msgspec.Struct, frozen=True, kw_only=True):
 def vbench_search(plan: SearchPlan, out: Path) -> tuple[CapacityResult, str, float]:
     """`vbench capacity` on the presets: (its result, its directory, its wall time in s)."""
     args = [
-        "capacity", *plan.presets, "--slo", f"p99 < {P99_LIMIT_MS:g}ms", "--start",
+        "capacity", *plan.presets, "--scenario", plan.scenario,
+        "--slo", f"p99 < {P99_LIMIT_MS:g}ms", "--start",
         f"{plan.start:g}", "--step", f"{plan.step_s:g}s", "--warmup", f"{plan.warmup_s:g}s",
         "--trials", str(plan.trials), "--out", str(out),
     ]  # fmt: skip
@@ -127,7 +132,7 @@ def yardstick_search(
                 break
             for preset in round_order(undecided, trial_round):
                 step = Step(preset, plan.configs[preset], rates[preset], plan.warmup_s,
-                            plan.step_s, trial, plan.client)  # fmt: skip
+                            plan.step_s, trial, plan.client, scenario=plan.scenario)  # fmt: skip
                 measured = measure_undisturbed(step, workdir, plan.retries)
                 print_step(measured)
                 runs.append(measured)

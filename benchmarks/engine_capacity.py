@@ -61,7 +61,9 @@ from benchmarks.trial import (
 )
 from veltrix_bench.engine.config import EngineConfig, load_config
 from veltrix_bench.engine.world import World
+from veltrix_bench.load.scenario import load_scenario
 
+AGREEMENT_SCENARIO = "steady"  # `vbench capacity`'s default scenario
 DEFAULT_RATES = (100, 250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000)
 CEILING_RATES = (2000, 4000, 6000, 8000)
 
@@ -349,13 +351,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def agreement(args: argparse.Namespace) -> int:
     """--agreement: vbench capacity's answers and this client's, their ratio, vbench's time."""
     plan = plan_from(args)
+    world = load_scenario(AGREEMENT_SCENARIO).world.model_dump()
     search = SearchPlan(
-        presets=plan.presets, configs=plan.configs, start=args.start, max_rate=args.max_rate,
-        step_s=args.step or plan.step_s, warmup_s=plan.warmup_s, trials=plan.trials,
-        retries=plan.retries, client=plan.client,
+        presets=plan.presets,
+        configs={p: load_config(p).with_overrides(world=world) for p in plan.presets},
+        start=args.start, max_rate=args.max_rate, step_s=args.step or plan.step_s,
+        warmup_s=plan.warmup_s, trials=plan.trials, retries=plan.retries, client=plan.client,
+        scenario=AGREEMENT_SCENARIO,
     )  # fmt: skip
     raise_open_file_limit()
-    out = json_path(args, "engine_capacity_agreement")
+    out = json_path(args, "engine_capacity-agreement")
     try:
         with tempfile.TemporaryDirectory(prefix="vbench-agreement-") as tmp:
             report = measure_agreement(search, Path(tmp), REPO / "reports")

@@ -4,6 +4,10 @@ For engine_capacity, co_fidelity and gc_pauses: a fresh engine on a fresh SQLite
 player joins its hunts, then single-event POSTs (checkin / solve / hint / claim, unique ids)
 arrive on a fixed schedule whatever the engine does (`_openloop.py`); then the engine's
 counters, its database and its log are checked against what the client saw.
+
+With `Step.scenario` (capacity_agreement) the requests are instead the ones that scenario's
+players make in vbench (`PlayerTraffic`): joins in the run, reads among the events, so that
+both clients offer the same work and only the client differs.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import random
 import sqlite3
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +28,14 @@ import aiohttp
 import msgspec
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks._openloop import ClientKind, OpenLoopResult, Probe, run_open_loop
+from benchmarks._openloop import ClientKind, HttpRequest, OpenLoopResult, Probe, run_open_loop
 from benchmarks.harness import HOST, REPO, engine_running, least_disturbed
 from veltrix_bench.engine.config import EngineConfig
 from veltrix_bench.engine.process import EngineProcess
 from veltrix_bench.engine.world import World
+from veltrix_bench.load.players import Action, Hunt, Population
+from veltrix_bench.load.scenario import load_scenario
+from veltrix_bench.load.spec import ActionMix
 
 P99_LIMIT_MS = 50.0
 ACHIEVED_MIN = 0.95
@@ -101,6 +109,49 @@ class HuntTraffic:
                 event["answer"] = answers[clue - 1]
                 self.next_clue[(hunt, player)] = clue + 1
         return event
+
+
+class PlayerTraffic:
+    """The requests a bundled scenario's players make in vbench, decided before the run.
+
+    vbench's own player model (`veltrix_bench.load.players`, pure logic) picks each next
+    player and action, so the mix, the joins and the reads are the scenario's; only the
+    sending, timing and measuring are this client's. Each action is settled at once with the
+    answer the engine gives a lone request (a correct solve applies, a wrong one does not), so
+    a player's clues advance as they would; players never wait on their own requests here,
+    which changes nothing while a few dozen of thousands of players are in flight.
+    """
+
+    def __init__(self, scenario_name: str, world: World, seed: int) -> None:
+        scenario = load_scenario(scenario_name)
+        mix = scenario.mix
+        hunts = [Hunt.from_json(hunt.describe()) for hunt in world.hunts]
+        self.population = Population(
+            hunts, world.config.players,
+            ActionMix(checkin=mix.checkin, solve=mix.solve, hint=mix.hint, claim=mix.claim,
+                      leaderboard=mix.leaderboard, player=mix.player),
+            mix.wrong_answer_rate, seed, run_tag=f"y{seed}",
+        )  # fmt: skip
+        self.answers = {h.hunt: dict(h.clues) for h in hunts}
+
+    def play(self, count: int) -> list[bytes | HttpRequest]:
+        requests: list[bytes | HttpRequest] = []
+        for _ in range(count):
+            action = self.population.next_action()
+            assert action is not None, "every action is settled at once: the pool never empties"
+            if action.body is None:
+                requests.append(HttpRequest(action.method, action.path))
+            else:
+                requests.append(json.dumps(action.body).encode())
+            self.population.settle(action, [self._answer(action)])
+        return requests
+
+    def _answer(self, action: Action) -> dict[str, Any]:
+        body = action.body or {}
+        applied = action.kind != "solve" or (
+            self.answers[body["hunt"]][body["clue"]] == body["answer"]
+        )
+        return {"id": body.get("id"), "status": "applied" if applied else "rejected"}
 
 
 # -- the measurement record -------------------------------------------------------------------
@@ -209,13 +260,19 @@ class Step:
     trial: int
     client: ClientKind = "raw"
     engine_env: dict[str, str] | None = None  # extra environment for the engine process
+    scenario: str | None = None  # play its players (PlayerTraffic); `config` holds its world
 
 
 def measure(step: Step, workdir: Path) -> Measurement:
     """One fresh engine, joins, one open-model run; then the invariants and a clean stop."""
     label = Path(step.preset).stem  # a preset name, or a config file's name without its folders
     run_dir = Path(tempfile.mkdtemp(prefix=f"{label}-{int(step.rate)}-", dir=workdir))
-    traffic = HuntTraffic(World.generate(step.config.world), seed=step.trial)
+    world = World.generate(step.config.world)
+    traffic: HuntTraffic | PlayerTraffic
+    if step.scenario is None:
+        traffic = HuntTraffic(world, seed=step.trial)
+    else:
+        traffic = PlayerTraffic(step.scenario, world, seed=step.trial)
     engine_code = engine_code_fingerprint()
     bodies = traffic.play(int(step.rate * (step.warmup_s + step.duration_s)) + 1)
     with engine_running(step.config, run_dir, env=step.engine_env, stop_timeout=30) as engine:
@@ -241,19 +298,25 @@ def measure(step: Step, workdir: Path) -> Measurement:
         engine_log_tail=engine.last_log_lines(8),
         engine_code=engine_code,
     )
-    measurement.problems.extend(problems(measurement, len(traffic.memberships)))
+    joins_expected = len(traffic.memberships) if isinstance(traffic, HuntTraffic) else 0
+    measurement.problems.extend(problems(measurement, joins_expected))
     return measurement
 
 
 async def _load(
-    engine: EngineProcess, traffic: HuntTraffic, bodies: list[bytes], step: Step
+    engine: EngineProcess,
+    traffic: HuntTraffic | PlayerTraffic,
+    bodies: Sequence[bytes | HttpRequest],
+    step: Step,
 ) -> tuple[OpenLoopResult, int, float, dict[str, Any]]:
     """(the open-loop result, joins applied, seconds the joins took, /v1/stats after)."""
-    timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        started = time.monotonic()
-        joins_applied = await _join_everyone(session, engine.url, traffic.join_batches())
-        join_s = time.monotonic() - started
+    joins_applied, join_s = 0, 0.0
+    if isinstance(traffic, HuntTraffic):  # a scenario's players join in the run instead
+        timeout = aiohttp.ClientTimeout(total=120)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            started = time.monotonic()
+            joins_applied = await _join_everyone(session, engine.url, traffic.join_batches())
+            join_s = time.monotonic() - started
     async with aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=5), connector=aiohttp.TCPConnector(limit=1)
     ) as probe_session:
