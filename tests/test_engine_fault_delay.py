@@ -1,5 +1,6 @@
-"""The delay fault honours fractions of a millisecond on either event loop (timers do not); the
-CPU fault spends what it is asked on the CPU, holding the event loop."""
+"""The delay fault waits on an event-loop timer, serving other requests meanwhile, in whole
+milliseconds (what the timers honour); the CPU fault spends what it is asked on the CPU, holding
+the event loop."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import aiohttp
 import pytest
 
 from tests.conftest import EngineFactory, post_events
-from veltrix_bench.engine.server import EventDelay, _loop_factory, busy_wait
+from veltrix_bench.engine.config import load_config
+from veltrix_bench.engine.server import _loop_factory, busy_wait
+from veltrix_bench.errors import ConfigError
 
 WAITS = 200
 
@@ -32,21 +35,42 @@ def _timed(wait: Callable[[], Awaitable[None]], event_loop: str) -> list[float]:
         return runner.run(waits())
 
 
-@pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])
-def test_a_fractional_delay_is_waited_in_full_and_not_rounded_up(event_loop: str) -> None:
-    """Every wait lasts at least 0.4 ms (a sleep never ends early, however busy the machine);
-    the median stays well under the millisecond asyncio's timers would round it up to."""
-    delay = EventDelay(0.4)
-    try:
-        taken = _timed(delay.wait, event_loop)
-    finally:
-        delay.close()
-    assert min(taken) >= 0.0004
-    assert statistics.median(taken) < 0.0009
+def _posts_together(url: str, count: int) -> list[float]:
+    """Seconds each of `count` joins sent at once took to be answered."""
+
+    async def one(session: aiohttp.ClientSession, player: int) -> float:
+        began = time.perf_counter()
+        body = {"id": f"d{player}", "type": "join", "hunt": 1, "player": player}
+        async with session.post(f"{url}/v1/events", json=body) as answer:
+            assert answer.status == 200
+        return time.perf_counter() - began
+
+    async def together() -> list[float]:
+        async with aiohttp.ClientSession() as session:
+            return list(await asyncio.gather(*(one(session, p) for p in range(1, count + 1))))
+
+    return asyncio.run(together())
+
+
+def test_the_delay_fault_waits_without_holding_the_event_loop(
+    engine_factory: EngineFactory,
+) -> None:
+    """Eight posts sent together each wait the delay, side by side: all are answered after
+    about one delay, not eight (what the CPU fault does)."""
+    engine = engine_factory(faults={"event_delay_ms": 200})
+    taken = _posts_together(engine.url, 8)
+    assert min(taken) >= 0.195
+    assert max(taken) < 4 * 0.200
+
+
+@pytest.mark.parametrize("value", [0.4, 1.5, -1])
+def test_the_delay_fault_takes_whole_milliseconds(value: float) -> None:
+    with pytest.raises(ConfigError, match="faults.event_delay_ms"):
+        load_config("tuned").with_overrides(faults={"event_delay_ms": value})
 
 
 def test_uvloops_timer_drops_a_delay_under_half_a_millisecond() -> None:
-    """Why the fault sleeps on a thread: the same 0.4 ms as an asyncio.sleep does not wait."""
+    """Why the delay fault takes whole milliseconds: 0.4 ms on uvloop's timer does not wait."""
     taken = _timed(lambda: asyncio.sleep(0.0004), "uvloop")
     assert statistics.median(taken) < 0.0003
 

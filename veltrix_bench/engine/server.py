@@ -12,7 +12,6 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aiohttp import web
@@ -118,29 +117,6 @@ def _not_applied(results: list[Result]) -> tuple[int, str] | None:
     return status, f"{reason}: {len(missed)} of {len(results)} events not applied"
 
 
-class EventDelay:
-    """Fault: every POST waits this long before its events are submitted (faults.event_delay_ms).
-
-    The wait is a thread's sleep, not a timer of the event loop: uvloop rounds a timer to the
-    nearest millisecond (a 0.4 ms delay does not wait at all) and asyncio rounds it up, so a
-    timer cannot make the ~1.10x regression a gate must catch. A sleeping thread honours the
-    fraction; the hop to it and back adds ~0.12-0.14 ms. Its own pool, so that nothing else
-    queues behind it; threads are made as needed, one per request waiting at once (rate x
-    delay), up to MAX_THREADS, beyond which requests wait for a thread as well."""
-
-    MAX_THREADS = 256
-
-    def __init__(self, delay_ms: float) -> None:
-        self.seconds = delay_ms / 1000
-        self._sleepers = ThreadPoolExecutor(self.MAX_THREADS, thread_name_prefix="fault-delay")
-
-    async def wait(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._sleepers, time.sleep, self.seconds)
-
-    def close(self) -> None:
-        self._sleepers.shutdown(wait=False)
-
-
 def busy_wait(seconds: float) -> None:
     """Fault: spend this long on the CPU, holding the event loop (faults.event_cpu_ms)."""
     deadline = time.perf_counter() + seconds
@@ -166,8 +142,7 @@ class Engine:
         self._decode = DECODERS[config.http.decoder]
         self.stopping = False  # set on SIGINT/SIGTERM: new requests get 503
         self.requests_in_flight = 0
-        delay_ms = config.faults.event_delay_ms
-        self.delay = EventDelay(delay_ms) if delay_ms else None  # None: no fault, no hop
+        self.delay_s = config.faults.event_delay_ms / 1000
         self.cpu_s = config.faults.event_cpu_ms / 1000
 
     def app(self) -> web.Application:
@@ -238,8 +213,8 @@ class Engine:
             raise BadRequest(400, exc.field, exc.message) from None
 
     async def _post_events(self, events: list[Event], started: float) -> web.Response:
-        if self.delay is not None:
-            await self.delay.wait()
+        if self.delay_s:  # a timer: the loop serves other requests meanwhile
+            await asyncio.sleep(self.delay_s)
         if self.cpu_s:
             busy_wait(self.cpu_s)
         try:
@@ -400,8 +375,6 @@ async def serve(config: EngineConfig, host: str, port: int, db_path: Path) -> in
     with contextlib.suppress(Exception):
         await runner.cleanup()
     engine.pipeline.close()
-    if engine.delay is not None:
-        engine.delay.close()
     if engine.pipeline.failure is not None:
         log.error("stopped after a failure; the database holds every acknowledged event")
         return 1
