@@ -9,17 +9,19 @@ so that whatever the machine does over the hours falls on all of them alike:
 - ~1.10x, a smaller one, `p99=5%`: called in at least 9 of 10;
 - one gate: at most 180 s of wall time.
 
-The regressions are real changes of the engine's behaviour: by default the CPU fault
-(`faults.event_cpu_ms`, a busy wait on the event loop per POST: a handler that got slower);
-`--fault delay` uses the delay fault (`faults.event_delay_ms`, a thread's sleep), whose hop to
-a thread and back cost the p99 1.2-1.5x at any delay from 0.42 to 2.2 ms here. What a
-row reports is the p99 ratio the gates measured (each gate's Hodges-Lehmann ratio over its
-rounds), not the delay; `--calibrate` runs a few gates per delay to find the delays that give
-~1.10x and ~1.25x. Each gate's evidence, with its per-round (baseline, candidate) p99s, is kept
-in the JSON.
+The regressions are real changes of the engine's behaviour: by default the delay fault
+(`faults.event_delay_ms`, a wait on an event-loop timer per POST: a handler that now waits on
+something slower; whole milliseconds, 1 ms for ~1.10x and 2 ms for ~1.25x); `--fault cpu` uses
+the CPU fault (`faults.event_cpu_ms`, a busy wait holding the loop: a handler that got slower),
+whose effect on a trial's p99 is bimodal near the loop's saturation (benchmarks/README.md).
+What a row reports is the p99 ratio the gates measured (each gate's Hodges-Lehmann ratio over
+its rounds), not the delay; `--calibrate` runs a few gates per delay to find the delays that
+give ~1.10x and ~1.25x. Each gate's evidence, with its per-round (baseline, candidate) p99s, is
+kept in the JSON.
 
-    python -m benchmarks.gate_power --calibrate                    # ~45 min: which delays
-    python -m benchmarks.gate_power --delay-110 0.2 --delay-125 0.4   # ~2.1 hours
+    python -m benchmarks.gate_power --calibrate --delays 1,2,3     # ~25 min: which delays
+    python -m benchmarks.gate_power                                # ~2 hours, 50 gates
+    python -m benchmarks.gate_power --reps 20 --resume   # the rest of an earlier --reps 10
     python -m benchmarks.gate_power --render benchmarks/results/gate_power.json
     python -m benchmarks.gate_power --reps 1 --trials 6 --duration 1s --out /tmp/gp.json  # smoke
 
@@ -255,16 +257,20 @@ def _delay_for(target: float, medians: list[tuple[float, float]]) -> str:
 def main() -> None:
     parser = script_parser(__file__, __doc__)
     parser.add_argument("--reps", type=int, default=20, help="gates of A/A and of ~1.25x (20)")
-    parser.add_argument("--fault", choices=sorted(FAULTS), default="cpu", help="cpu or delay")
-    parser.add_argument("--delay-110", type=float, default=0.2, help="fault ms for ~1.10x")
-    parser.add_argument("--delay-125", type=float, default=0.4, help="fault ms for ~1.25x")
+    parser.add_argument("--fault", choices=sorted(FAULTS), default="delay", help="delay or cpu")
+    parser.add_argument("--delay-110", type=float, default=1, help="fault ms for ~1.10x (1)")
+    parser.add_argument("--delay-125", type=float, default=2, help="fault ms for ~1.25x (2)")
     parser.add_argument("--trials", type=int, default=None, help="rounds (default: the gate's)")
     parser.add_argument("--duration", default=None, help="trial window (default: the gate's)")
     parser.add_argument("--calibrate", action="store_true", help="gates per delay: which delays")
-    parser.add_argument("--delays", default="0.15,0.3,0.6", help="with --calibrate, ms")
+    parser.add_argument("--delays", default="1,2,3", help="with --calibrate, ms")
     parser.add_argument("--calibration-gates", type=int, default=3)
     parser.add_argument("--out", type=Path, default=RESULTS / f"{NAME}.json")
     parser.add_argument("--render", type=Path, default=None, help="the tables of an earlier JSON")
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="keep the gates already in --out and run the rest of --reps (same faults)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.render is not None:
         _publish(args.render, msgspec.json.decode(args.render.read_bytes(), type=Results))
@@ -281,12 +287,30 @@ def main() -> None:
                     "window": args.duration or "the gate scenario's",
                     "fault": FAULTS[args.fault]}  # fmt: skip
         results = Results(settings, kinds_for(args), [])
+        if args.resume and args.out.exists():
+            results.gates = _earlier_gates(args.out, results, parser)
+        done = {(g.rep, g.kind) for g in results.gates}
         for rep, kind in schedule(results.kinds, args.reps):
+            if (rep, kind.label) in done:
+                continue
             results.gates.append(run_gate(kind, rep, args, Path(scratch)))
             print(describe(results.gates[-1]), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_bytes(msgspec.json.format(msgspec.json.encode(results)))
     _publish(args.out, results)
+
+
+def _earlier_gates(raw: Path, results: Results, parser: argparse.ArgumentParser) -> list[GateRun]:
+    """The gates of an earlier run to go on from: the same settings and faults, or an error.
+    A shorter run's repetitions are the first ones of a longer run's `schedule`."""
+    earlier = msgspec.json.decode(raw.read_bytes(), type=Results)
+
+    def faults(r: Results) -> list[tuple[str, float, float]]:
+        return [(k.label, k.delay_ms, k.bound) for k in r.kinds]
+
+    if earlier.settings != results.settings or faults(earlier) != faults(results):
+        parser.error(f"--resume: {raw} was run with other settings or faults")
+    return earlier.gates
 
 
 def _publish(raw: Path, results: Results) -> None:
