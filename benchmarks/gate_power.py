@@ -19,7 +19,7 @@ its rounds), not the delay; `--calibrate` runs a few gates per delay to find the
 give ~1.10x and ~1.25x. Each gate's evidence, with its per-round (baseline, candidate) p99s, is
 kept in the JSON.
 
-    python -m benchmarks.gate_power --calibrate --delays 1,2,3     # ~25 min: which delays
+    python -m benchmarks.gate_power --calibrate                    # ~25 min: 1, 2, 3 ms
     python -m benchmarks.gate_power                                # ~2 hours, 50 gates
     python -m benchmarks.gate_power --reps 20 --resume   # the rest of an earlier --reps 10
     python -m benchmarks.gate_power --render benchmarks/results/gate_power.json

@@ -25,7 +25,7 @@ Writes results/generator_vs_k6.md and its table into benchmarks/README.md (or, w
 that file only). Quiet machine only: on a shared one the figures measure the contention.
 
     python -m benchmarks.generator_vs_k6 [--rounds 8] [--seconds 12] [--users 100]
-        [--rate 50000] [--flat-rate 2000] [--flat-users 100,5000,10000] [--flat-rounds 3]
+        [--rate 50000] [--flat-rate 2000] [--flat-users 100,5000,10000] [--flat-rounds 7]
 """
 
 from __future__ import annotations
@@ -365,7 +365,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50_000)
     parser.add_argument("--flat-rate", type=float, default=2_000)
     parser.add_argument("--flat-users", default="100,5000,10000")
-    parser.add_argument("--flat-rounds", type=int, default=3)
+    parser.add_argument("--flat-rounds", type=int, default=7)
     parser.add_argument("--steady-s", type=float, default=5.0, help="the counted window")
     parser.add_argument(
         "--out", type=Path, default=None, help="write the tables there only (a smoke run)"

@@ -35,7 +35,6 @@ from veltrix_bench.engine.process import EngineProcess
 from veltrix_bench.engine.world import World
 from veltrix_bench.load.players import Action, Hunt, Population
 from veltrix_bench.load.scenario import load_scenario
-from veltrix_bench.load.spec import ActionMix
 
 P99_LIMIT_MS = 50.0
 ACHIEVED_MIN = 0.95
@@ -72,6 +71,11 @@ class HuntTraffic:
         self.next_clue = dict.fromkeys(self.memberships, 1)
         self.kinds = list(MIX)
         self.weights = list(MIX.values())
+
+    @property
+    def pre_joins(self) -> int:
+        """Joins sent before the run (`join_batches`), all of which must apply."""
+        return len(self.memberships)
 
     def join_batches(self) -> list[bytes]:
         joins = [
@@ -123,16 +127,22 @@ class PlayerTraffic:
     """
 
     def __init__(self, scenario_name: str, world: World, seed: int) -> None:
-        scenario = load_scenario(scenario_name)
-        mix = scenario.mix
+        mix = load_scenario(scenario_name).mix
         hunts = [Hunt.from_json(hunt.describe()) for hunt in world.hunts]
         self.population = Population(
-            hunts, world.config.players,
-            ActionMix(checkin=mix.checkin, solve=mix.solve, hint=mix.hint, claim=mix.claim,
-                      leaderboard=mix.leaderboard, player=mix.player),
-            mix.wrong_answer_rate, seed, run_tag=f"y{seed}",
-        )  # fmt: skip
+            hunts,
+            world.config.players,
+            mix.action_mix(),
+            mix.wrong_answer_rate,
+            seed,
+            run_tag=f"y{seed}",
+        )
         self.answers = {h.hunt: dict(h.clues) for h in hunts}
+
+    pre_joins = 0  # each player joins with its first request in the run
+
+    def join_batches(self) -> list[bytes]:
+        return []
 
     def play(self, count: int) -> list[bytes | HttpRequest]:
         requests: list[bytes | HttpRequest] = []
@@ -298,8 +308,7 @@ def measure(step: Step, workdir: Path) -> Measurement:
         engine_log_tail=engine.last_log_lines(8),
         engine_code=engine_code,
     )
-    joins_expected = len(traffic.memberships) if isinstance(traffic, HuntTraffic) else 0
-    measurement.problems.extend(problems(measurement, joins_expected))
+    measurement.problems.extend(problems(measurement, traffic.pre_joins))
     return measurement
 
 
@@ -311,11 +320,11 @@ async def _load(
 ) -> tuple[OpenLoopResult, int, float, dict[str, Any]]:
     """(the open-loop result, joins applied, seconds the joins took, /v1/stats after)."""
     joins_applied, join_s = 0, 0.0
-    if isinstance(traffic, HuntTraffic):  # a scenario's players join in the run instead
+    if batches := traffic.join_batches():
         timeout = aiohttp.ClientTimeout(total=120)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             started = time.monotonic()
-            joins_applied = await _join_everyone(session, engine.url, traffic.join_batches())
+            joins_applied = await _join_everyone(session, engine.url, batches)
             join_s = time.monotonic() - started
     async with aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=5), connector=aiohttp.TCPConnector(limit=1)

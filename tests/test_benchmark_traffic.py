@@ -43,12 +43,8 @@ def test_every_player_joins_before_anything_else_of_theirs() -> None:
 def test_the_mix_is_the_scenarios_with_its_reads() -> None:
     requests = PlayerTraffic("steady", _steady_world(), seed=1).play(40_000)
     kinds = Counter(_kind(r) for r in requests[10_000:])  # after nearly everyone joined
-    mix = load_scenario("steady").mix
     total = sum(v for k, v in kinds.items() if k != "join")
-    weights = {
-        "checkin": mix.checkin, "solve": mix.solve, "hint": mix.hint, "claim": mix.claim,
-        "leaderboard": mix.leaderboard, "player": mix.player,
-    }  # fmt: skip
+    weights = load_scenario("steady").mix.action_mix().weights()
     weight_sum = sum(weights.values())
     for kind, weight in weights.items():
         assert abs(kinds[kind] / total - weight / weight_sum) < 0.02, (kind, kinds)

@@ -88,8 +88,8 @@ class WorldConfig(_Section):
 class FaultConfig(_Section):
     # A wait per POST on an event-loop timer, the loop serving others meanwhile: a handler that
     # now waits on something slower. Whole milliseconds: uvloop rounds a timer to the nearest
-    # one and asyncio up to the next. (Sleeping on a thread honoured fractions, but the hop
-    # back waits for the GIL, up to its 5 ms switch interval under load: benchmarks/README.md,
+    # one and asyncio up to the next. (Sleeping on a thread honoured fractions, but made p99
+    # 1.2-1.5x at any delay, likely the hop back to a busy loop: benchmarks/README.md,
     # gate_power.)
     event_delay_ms: int = Field(0, ge=0, le=60_000)
     # CPU spent on the event loop per POST (a busy wait): a handler that got slower.

@@ -112,6 +112,13 @@ class MixSection(_Strict):
     player: Weight = 5
     wrong_answer_rate: Share = 0.1
 
+    def action_mix(self) -> ActionMix:
+        """The weights as the generator takes them."""
+        return ActionMix(
+            checkin=self.checkin, solve=self.solve, hint=self.hint, claim=self.claim,
+            leaderboard=self.leaderboard, player=self.player,
+        )  # fmt: skip
+
     @model_validator(mode="after")
     def _some_weight(self) -> MixSection:
         if self.checkin + self.solve + self.hint + self.claim + self.leaderboard + self.player <= 0:
@@ -227,14 +234,7 @@ class Scenario(_Strict):
                 clues_per_hunt=self.world.clues_per_hunt,
                 treasures_per_hunt=self.world.treasures_per_hunt,
             ),
-            mix=ActionMix(
-                checkin=self.mix.checkin,
-                solve=self.mix.solve,
-                hint=self.mix.hint,
-                claim=self.mix.claim,
-                leaderboard=self.mix.leaderboard,
-                player=self.mix.player,
-            ),
+            mix=self.mix.action_mix(),
             wrong_answer_rate=self.mix.wrong_answer_rate,
             out_dir=out_dir,
             run_tag=run_tag,
